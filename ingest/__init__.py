@@ -1,0 +1,1 @@
+"""Turns seeds (papers + curation files) into rows: documents, quotes -> spans, tables, checks."""

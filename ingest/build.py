@@ -1,0 +1,96 @@
+"""Seeds -> knowledge base: read, validate and resolve everything in memory, then write it in one go."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ingest.curation import Curated, Texts, curation_paths, load_curation
+from ingest.dictionary import Dictionary, load_markers, load_vocabulary
+from ingest.manifest import load_manifest
+from ingest.pam_table import build_model
+from ingest.seedfiles import CURATION_DIR, content_hash
+from ingest.write import check_writable, write_atomic
+from kb.errors import CurationError
+from kb.normalize import norm
+from schemas.enums import SCHEMA_VERSION
+from schemas.tables import KbMeta
+
+
+@dataclass
+class Bundle:
+    """Every row of a knowledge base, in insertion order (parents before children)."""
+
+    content: str
+    groups: dict[str, list] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(rows) for name, rows in self.groups.items()}
+
+
+def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
+    """Read and validate a seeds directory; `only` restricts curation to one file (for `kb curate validate`)."""
+    if not seeds.is_dir():
+        raise CurationError(f"{seeds}: seeds directory does not exist")
+    sources, documents, manifest_file, manifest = load_manifest(seeds)
+    dictionary = Dictionary()
+    load_vocabulary(seeds, dictionary)
+    load_markers(seeds, dictionary)
+    texts = Texts(documents)
+    source_ids = {s.id for s in sources}
+    curated = Curated()
+    seen: dict[str, str] = {}
+    paths = [only] if only is not None else curation_paths(seeds)
+    for path in paths:
+        display = f"{CURATION_DIR}/{path.name}" if path.parent.resolve() == (seeds / CURATION_DIR).resolve() else str(path)
+        part = load_curation(path, display, dictionary, texts, source_ids, seen)
+        curated.evidence.extend(part.evidence)
+        curated.links.extend(part.links)
+
+    marker_by_norm = {a.norm: a.marker_id for a in dictionary.aliases}
+    models, genes = [], []
+    for si, src in enumerate(manifest.sources):
+        for mi, spec in enumerate(src.pam_models):
+            loc = ("sources", si, "pam_models", mi)
+            marker_id = None
+            if spec.marker is not None:
+                marker_id = marker_by_norm.get(norm(spec.marker))
+                if marker_id is None:
+                    raise manifest_file.error(loc + ("marker",), f"unknown marker {spec.marker!r}")
+            model, model_genes = build_model(manifest_file, loc, spec, src.id, marker_id, texts)
+            models.append(model)
+            genes.extend(model_genes)
+
+    bundle = Bundle(content=content_hash(seeds))
+    bundle.groups = {
+        "source": sources, "document": documents, "marker": dictionary.markers,
+        "marker_alias": dictionary.aliases, "term": dictionary.terms, "term_alias": dictionary.term_aliases,
+        "evidence": curated.evidence, "evidence_link": curated.links, "pam_model": models, "pam_gene": genes,
+    }
+    return bundle
+
+
+@dataclass
+class BuildReport:
+    db: Path
+    content: str
+    counts: dict[str, int]
+    seconds: float
+
+
+def build(seeds: Path, db: Path) -> BuildReport:
+    """Build the knowledge base at `db` from `seeds`; on any error the existing `db` is left as it was."""
+    started = time.perf_counter()
+    check_writable(db)
+    bundle = load_seeds(seeds)
+    counts = bundle.counts()
+    meta = [
+        KbMeta(key="schema_version", value=str(SCHEMA_VERSION)),
+        KbMeta(key="content_hash", value=bundle.content),
+        KbMeta(key="built_at", value=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
+        KbMeta(key="counts", value=json.dumps(counts, sort_keys=True)),
+    ]
+    write_atomic(db, [*bundle.groups.values(), meta])
+    return BuildReport(db=db, content=bundle.content, counts=counts, seconds=time.perf_counter() - started)

@@ -1,0 +1,77 @@
+"""YAML loading that remembers the line of every value, so errors can say `file:line: field: problem`."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kb.errors import CurationError
+
+Path_ = tuple[Any, ...]
+
+
+def load(path: Path, display: str | None = None) -> tuple[Any, dict[Path_, int]]:
+    """Parse a YAML file into plain Python objects and a map from key path to 1-based line number."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CurationError(f"{name}:1: file: expected UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise CurationError(f"{name}: cannot read: {exc.strerror}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        lines: dict[Path_, int] = {}
+        data = _walk(loader, node, (), lines, name) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        problem = (exc.problem or exc.context or "invalid YAML").strip()
+        raise CurationError(f"{name}:{line}: yaml: invalid YAML: {problem}") from None
+    except yaml.YAMLError as exc:
+        raise CurationError(f"{name}:1: yaml: invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return data, lines
+
+
+def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict[Path_, int], name: str) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if key in out:
+                raise CurationError(f"{name}:{key_node.start_mark.line + 1}: {key}: duplicate key")
+            out[key] = _walk(loader, value_node, path + (key,), lines, name)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_walk(loader, item, path + (i,), lines, name) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def line_of(lines: dict[Path_, int], loc: Path_) -> int:
+    """The line of the deepest known prefix of `loc` (pydantic locations may go deeper than the YAML)."""
+    for cut in range(len(loc), -1, -1):
+        if loc[:cut] in lines:
+            return lines[loc[:cut]]
+    return 1
+
+
+def validation_error(display: str, lines: dict[Path_, int], exc: Any, prefix: Path_ = ()) -> CurationError:
+    """Turn the first pydantic error into one `file:line: field: problem` message."""
+    err = exc.errors()[0]
+    loc = prefix + tuple(err["loc"])
+    line = line_of(lines, loc)
+    field = ".".join(str(p) for p in loc if not isinstance(p, int)) or "file"
+    msg = err["msg"].removeprefix("Value error, ")
+    if err["type"] == "missing":
+        msg = "required field is missing"
+    elif err["type"] == "extra_forbidden":
+        msg = "unknown field"
+    elif err["type"] == "literal_error":
+        msg = f"unknown value {err.get('input')!r}; {msg.lower()}"
+    return CurationError(f"{display}:{line}: {field}: {msg}")

@@ -1,0 +1,240 @@
+"""Pydantic models of the hand-written seed files: curation files, marker dictionary, vocabularies, manifest.
+
+Every model forbids unknown fields, so a misspelt key is an error that names the field, not a silent drop.
+Cross-file checks (marker ids exist, vocabulary terms exist, quotes are in the text) live in `ingest/`.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from schemas.enums import (
+    DIRECTIONS, DOCUMENT_FORMATS, EFFECT_MEASURES, EVIDENCE_TYPES, LEVELS, MARKER_KINDS, RULE_OPERATORS,
+    RULE_REFERENCES, SOURCE_KINDS, STATUSES, TIMEPOINT_PHASES,
+)
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+Number = Union[int, float]
+
+
+def _literal(values: tuple[str, ...]):
+    return Literal[values]  # type: ignore[valid-type]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+def _slug(value: str) -> str:
+    if not SLUG.match(value):
+        raise ValueError(f"expected a lower-case slug (letters, digits, '.', '_', '-'), got {value!r}")
+    return value
+
+
+# ---- rules and effects -------------------------------------------------------------------------
+
+class Rule(Strict):
+    """A machine-readable threshold or category: which patients the evidence's direction applies to."""
+
+    operator: _literal(RULE_OPERATORS)
+    value: Optional[Number] = None
+    value_high: Optional[Number] = None
+    unit: Optional[str] = None
+    reference: _literal(RULE_REFERENCES) = "absolute"
+    category: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Rule":
+        if self.operator == "category" or self.reference == "category":
+            if not (self.operator == "category" and self.reference == "category" and self.category):
+                raise ValueError("a category rule needs operator: category, reference: category and a category value")
+            if self.value is not None or self.value_high is not None:
+                raise ValueError("a category rule takes no numeric value")
+            return self
+        if self.category is not None:
+            raise ValueError("category is only for operator: category")
+        if self.value is None:
+            raise ValueError(f"operator {self.operator!r} needs a numeric value")
+        if self.operator == "between":
+            if self.value_high is None or self.value_high <= self.value:
+                raise ValueError("operator 'between' needs value_high greater than value")
+        elif self.value_high is not None:
+            raise ValueError("value_high is only for operator 'between'")
+        if self.reference == "ULN" and self.unit not in (None, "ULN"):
+            raise ValueError("a rule relative to the upper limit of normal has unit 'ULN'")
+        if self.reference == "ULN":
+            self.unit = "ULN"
+        return self
+
+
+class Group(Strict):
+    """One arm of a comparison: its label, size and the value the text reports for it."""
+
+    label: str
+    n: Optional[int] = Field(default=None, ge=0)
+    value: Optional[Number] = None
+    unit: Optional[str] = None
+    what: Optional[str] = None
+
+
+class Effect(Strict):
+    measure: _literal(EFFECT_MEASURES)
+    value: Optional[Number] = None
+    ci: Optional[tuple[Number, Number]] = None
+    p: Optional[float] = Field(default=None, ge=0, le=1)
+    p_text: Optional[str] = None
+    text: Optional[str] = None
+    groups: list[Group] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ci_ordered(self) -> "Effect":
+        if self.ci is not None and self.ci[0] > self.ci[1]:
+            raise ValueError(f"ci must be [low, high], got {list(self.ci)}")
+        return self
+
+
+# ---- evidence ------------------------------------------------------------------------------------
+
+class EvidenceIn(Strict):
+    id: str
+    marker: str
+    evidence_type: _literal(EVIDENCE_TYPES)
+    direction: _literal(DIRECTIONS)
+    disease: str
+    therapy: str
+    timepoint: str = "unspecified"
+    specimen: Optional[str] = None
+    outcome: str
+    rule: Optional[Rule] = None
+    effect: Optional[Effect] = None
+    n_patients: Optional[int] = Field(default=None, ge=1)
+    level: _literal(LEVELS)
+    cited_reference: Optional[str] = None
+    statement: str
+    status: _literal(STATUSES) = "accepted"
+    curator: Optional[str] = None
+    curated_at: Optional[dt.date] = None
+    quotes: list[str] = Field(min_length=1)
+
+    _id = field_validator("id")(_slug)
+
+    @field_validator("cited_reference", mode="before")
+    @classmethod
+    def _ref_text(cls, value):
+        return None if value is None else str(value)
+
+    @field_validator("quotes")
+    @classmethod
+    def _quotes_nonblank(cls, value: list[str]) -> list[str]:
+        for quote in value:
+            if len(quote.strip()) < 12:
+                raise ValueError(f"a quote must be at least 12 characters of the source text, got {quote!r}")
+        return value
+
+
+class CurationFile(Strict):
+    source: str
+    curator: str
+    curated_at: dt.date
+    evidence: list[EvidenceIn] = Field(default_factory=list)
+
+
+# ---- markers and vocabularies --------------------------------------------------------------------
+
+class MarkerIn(Strict):
+    id: str
+    name: str
+    full_name: Optional[str] = None
+    kind: _literal(MARKER_KINDS)
+    unit: Optional[str] = None
+    loinc: Optional[str] = Field(default=None, pattern=r"^\d{1,7}-\d$")
+    hgnc_symbol: Optional[str] = None
+    description: Optional[str] = None
+    aliases: list[str] = Field(default_factory=list)
+
+    _id = field_validator("id")(_slug)
+
+
+class MarkerFile(Strict):
+    markers: list[MarkerIn]
+
+
+class DiseaseIn(Strict):
+    name: str
+    full_name: Optional[str] = None
+    parent: Optional[str] = None
+    doid: Optional[str] = Field(default=None, pattern=r"^DOID:\d+$")
+    aliases: list[str] = Field(default_factory=list)
+
+
+class TherapyIn(Strict):
+    name: str
+    full_name: Optional[str] = None
+    class_: str = Field(alias="class")
+    aliases: list[str] = Field(default_factory=list)
+
+
+class TimepointIn(Strict):
+    name: str
+    phase: _literal(TIMEPOINT_PHASES)
+    aliases: list[str] = Field(default_factory=list)
+
+
+class VocabularyFile(Strict):
+    diseases: list[DiseaseIn]
+    therapies: list[TherapyIn]
+    timepoints: list[TimepointIn]
+
+
+# ---- manifest ------------------------------------------------------------------------------------
+
+class DocumentIn(Strict):
+    path: str
+    original_name: Optional[str] = None
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    format: _literal(DOCUMENT_FORMATS)
+
+
+class PamModelIn(Strict):
+    """A nearest-shrunken-centroid model a source publishes as a table; every number is parsed from the text."""
+
+    id: str
+    name: str
+    marker: Optional[str] = None
+    table_caption: str
+    scale: Literal["log2"]
+    scale_quote: str
+    class_sizes_quote: str
+    performance_quote: Optional[str] = None
+    validation_quote: Optional[str] = None
+
+    _id = field_validator("id")(_slug)
+
+
+class SourceIn(Strict):
+    id: str
+    title: Optional[str] = None
+    authors: list[str] = Field(default_factory=list)
+    journal: Optional[str] = None
+    year: Optional[int] = Field(default=None, ge=1900, le=2100)
+    doi: Optional[str] = None
+    pmid: Optional[str] = None
+    kind: _literal(SOURCE_KINDS)
+    license: Optional[str] = None
+    note: Optional[str] = None
+    documents: list[DocumentIn] = Field(min_length=1)
+    pam_models: list[PamModelIn] = Field(default_factory=list)
+
+    _id = field_validator("id")(_slug)
+
+    @field_validator("pmid", mode="before")
+    @classmethod
+    def _pmid_text(cls, value):
+        return None if value is None else str(value)
+
+
+class Manifest(Strict):
+    sources: list[SourceIn]

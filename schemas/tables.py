@@ -1,0 +1,159 @@
+"""The knowledge base's tables as SQLModel classes (DESIGN §3); the write path builds the DDL from these.
+
+DuckDB pitfalls handled here: no SERIAL (string slugs or composite keys), a Python float would become a
+32-bit FLOAT (every real column is DOUBLE), no ON DELETE CASCADE (ingest writes a fresh database).
+Lists and nested records are JSON text: the query path decodes them, SQL never needs to look inside.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from sqlalchemy import Column, Double
+from sqlmodel import Field, SQLModel
+
+
+def _double(**kw) -> Optional[float]:
+    return Field(default=None, sa_column=Column(Double, **kw))
+
+
+class Source(SQLModel, table=True):
+    __tablename__ = "source"
+    id: str = Field(primary_key=True)
+    title: Optional[str] = None
+    authors: str = "[]"  # JSON list, in the order the paper gives
+    journal: Optional[str] = None
+    year: Optional[int] = None
+    doi: Optional[str] = None
+    pmid: Optional[str] = None
+    kind: str
+    license: Optional[str] = None
+    note: Optional[str] = None
+
+
+class Document(SQLModel, table=True):
+    __tablename__ = "document"
+    id: str = Field(primary_key=True)
+    source_id: str = Field(foreign_key="source.id")
+    path: str
+    original_name: Optional[str] = None
+    sha256: str
+    format: str
+    n_chars: int
+    text: str
+
+
+class Marker(SQLModel, table=True):
+    __tablename__ = "marker"
+    id: str = Field(primary_key=True)
+    name: str
+    full_name: Optional[str] = None
+    kind: str
+    unit: Optional[str] = None
+    loinc: Optional[str] = None
+    hgnc_symbol: Optional[str] = None
+    description: Optional[str] = None
+
+
+class MarkerAlias(SQLModel, table=True):
+    __tablename__ = "marker_alias"
+    marker_id: str = Field(primary_key=True, foreign_key="marker.id")
+    alias: str = Field(primary_key=True)
+    norm: str = Field(index=True)  # kb.normalize.norm(alias): the key of the second resolution step
+
+
+class Term(SQLModel, table=True):
+    """A controlled-vocabulary term: a disease, a therapy or a timepoint."""
+
+    __tablename__ = "term"
+    vocabulary: str = Field(primary_key=True)  # disease | therapy | timepoint
+    name: str = Field(primary_key=True)
+    full_name: Optional[str] = None
+    parent: Optional[str] = None  # disease hierarchy
+    doid: Optional[str] = None
+    therapy_class: Optional[str] = None
+    phase: Optional[str] = None  # timepoints: pre | post | any
+
+
+class TermAlias(SQLModel, table=True):
+    __tablename__ = "term_alias"
+    vocabulary: str = Field(primary_key=True)
+    norm: str = Field(primary_key=True)
+    name: str
+
+
+class Evidence(SQLModel, table=True):
+    __tablename__ = "evidence"
+    id: str = Field(primary_key=True)
+    source_id: str = Field(foreign_key="source.id")
+    marker_id: str = Field(foreign_key="marker.id")
+    evidence_type: str
+    direction: str
+    disease: str
+    therapy: str
+    therapy_class: str
+    timepoint: str
+    specimen: Optional[str] = None
+    outcome: str
+    rule_operator: Optional[str] = None
+    rule_value: Optional[float] = _double()
+    rule_value_high: Optional[float] = _double()
+    rule_unit: Optional[str] = None
+    rule_reference: Optional[str] = None
+    rule_category: Optional[str] = None
+    effect_measure: Optional[str] = None
+    effect_value: Optional[float] = _double()
+    effect_ci_low: Optional[float] = _double()
+    effect_ci_high: Optional[float] = _double()
+    effect_p: Optional[float] = _double()
+    effect_p_text: Optional[str] = None
+    effect_text: Optional[str] = None
+    effect_groups: str = "[]"  # JSON list of {label, n, value, unit, what}
+    n_patients: Optional[int] = None
+    level: str
+    cited_reference: Optional[str] = None
+    statement: str
+    status: str
+    curator: str
+    curated_at: dt.date
+    curation_file: str
+    curation_line: int
+
+
+class EvidenceLink(SQLModel, table=True):
+    __tablename__ = "evidence_link"
+    evidence_id: str = Field(primary_key=True, foreign_key="evidence.id")
+    document_id: str = Field(primary_key=True, foreign_key="document.id")
+    start: int = Field(primary_key=True)
+    end: int
+    quote: str
+
+
+class PamModel(SQLModel, table=True):
+    __tablename__ = "pam_model"
+    id: str = Field(primary_key=True)
+    source_id: str = Field(foreign_key="source.id")
+    marker_id: Optional[str] = Field(default=None, foreign_key="marker.id")
+    name: str
+    classes: str  # JSON list, in table order
+    n_per_class: str  # JSON {class: n}
+    priors: str  # JSON {class: prior}, n_k / n
+    scale: str
+    validation: Optional[str] = None
+    performance: str = "[]"  # JSON list of {metric, percent, numerator, denominator, links}
+    provenance: str = "[]"  # JSON list of {what, document, start, end, quote}
+
+
+class PamGene(SQLModel, table=True):
+    __tablename__ = "pam_gene"
+    model_id: str = Field(primary_key=True, foreign_key="pam_model.id")
+    symbol: str = Field(primary_key=True)
+    position: int
+    centroids: str  # JSON {class: shrunken centroid}
+    sd: float = Field(sa_column=Column(Double, nullable=False))  # s_i + s0
+
+
+class KbMeta(SQLModel, table=True):
+    __tablename__ = "kb_meta"
+    key: str = Field(primary_key=True)
+    value: str
