@@ -9,11 +9,15 @@ _NON_ALNUM = re.compile(r"[^0-9a-z]+")
 _DIGITS = re.compile(r"\d+")
 
 
+def norm_words(text: str) -> str:
+    """Case and Greek-letter spelling folded, word boundaries kept: 'IFN-γ level' -> 'ifn-gamma level'."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(_GREEK.get(ch, ch) for ch in text)
+
+
 def norm(text: str) -> str:
     """Case, spacing, punctuation and Greek-letter spelling folded away: 'IFN-γ' -> 'ifngamma'."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = "".join(_GREEK.get(ch, ch) for ch in text)
-    return _NON_ALNUM.sub("", text)
+    return _NON_ALNUM.sub("", norm_words(text))
 
 
 def digit_groups(text: str) -> tuple[str, ...]:

@@ -20,7 +20,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from kb.errors import InputError
-from kb.pam_cv import balanced_folds, check_folds, choose_threshold, cv_linear_scores, leave_one_out_folds
+from kb.pam_cv import (_CHUNK_ELEMENTS, balanced_folds, check_folds, choose_threshold, cv_linear_scores,
+                       leave_one_out_folds, path_scores)
 
 __all__ = ["NearestShrunkenCentroid", "leave_one_out_folds", "balanced_folds", "choose_threshold"]
 
@@ -175,9 +176,12 @@ class NearestShrunkenCentroid:
         self.thresholds_ = grid
         self.nonzero_ = np.array([np.count_nonzero((np.abs(self._d) > t).any(axis=0)) for t in grid])
         z = self._standardise(arr)
-        self.train_errors_ = np.array(
-            [np.count_nonzero(self._linear(z, t, np.log(self.priors_)).argmax(axis=1) != codes) for t in grid]
-        )
+        errors = np.zeros(T, dtype=int)
+        step = max(1, _CHUNK_ELEMENTS // (K * g))
+        for s in range(0, n, step):
+            lin = path_scores(z[s:s + step], self._d, self.se_scale_, grid, np.log(self.priors_))
+            errors += (lin.argmax(axis=1) != codes[s:s + step, None]).sum(axis=0)
+        self.train_errors_ = errors
         return self
 
     @classmethod

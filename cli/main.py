@@ -1,0 +1,187 @@
+"""`kb`: the command line. Each command parses its options, calls one library function, renders the result.
+
+Imports of the library happen inside the commands so `kb --help` and `kb query` load only what they use.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from cli.render import FORMATS, default_format, dumps, table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="biomarker-kb: evidence on biomarkers of response to CD19-directed immunotherapy. "
+                       "For research use only; not for clinical decision-making.")
+
+DbOption = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory).")
+FormatOption = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), csv, md.")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"kb: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def handled(func):
+    """Map the library's errors to one line on stderr and exit 2 (1 for 'nothing found'); never a traceback."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from kb.errors import KBError, NotFound
+
+        try:
+            return func(*args, **kwargs)
+        except NotFound as exc:
+            fail(str(exc), 1)
+        except KBError as exc:
+            fail(str(exc), 2)
+        except OSError as exc:
+            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), 2)
+    return wrapper
+
+
+def output_format(fmt: Optional[str]) -> str:
+    fmt = fmt or default_format()
+    if fmt not in FORMATS:
+        fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    return fmt
+
+
+def emit(payload: dict, fmt: str, columns: list[str], rows: list[list]) -> None:
+    typer.echo(dumps(payload) if fmt == "json" else table(columns, rows, fmt))
+
+
+@app.command()
+@handled
+def build(db: Optional[Path] = DbOption,
+          seeds: Optional[Path] = typer.Option(None, "--seeds", help="Seeds directory (default: the bundled seeds)."),
+          fmt: Optional[str] = FormatOption):
+    """Build the knowledge base from the seeds in one transaction (the old database survives any error)."""
+    from ingest.build import build as run
+    from kb.paths import bundled_seeds, resolve_db
+
+    fmt = output_format(fmt)
+    path, managed = resolve_db(db)
+    if managed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    report = run(seeds or bundled_seeds(), path)
+    payload = {"db": str(report.db), "kb_version": {"schema": _schema(), "content": report.content},
+               "counts": report.counts, "seconds": round(report.seconds, 2)}
+    emit(payload, fmt, ["table", "rows"], [[k, v] for k, v in report.counts.items()])
+    if fmt == "table":
+        typer.echo(f"built {report.db} (content {report.content}) in {report.seconds:.2f} s", err=True)
+
+
+def _schema() -> int:
+    from schemas.enums import SCHEMA_VERSION
+
+    return SCHEMA_VERSION
+
+
+EVIDENCE_COLUMNS = ["id", "marker", "type", "direction", "disease", "therapy", "timepoint", "rule", "effect", "n", "level", "ref"]
+
+
+def evidence_rows(items: list[dict]) -> list[list]:
+    from kb.text import effect_text, rule_text
+
+    return [[e["id"], e["marker"], e["evidence_type"], e["direction"], e["disease"], e["therapy"], e["timepoint"],
+             rule_text(e["rule"]), effect_text(e["effect"]), e["n_patients"], e["level"], e["cited_reference"]]
+            for e in items]
+
+
+@app.command()
+@handled
+def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or any spelling (fuzzy: 'lactate dehydrogenase' finds LDH)."),
+          disease: Optional[str] = typer.Option(None, "--disease", help="Disease (includes its subtypes: LBCL includes DLBCL)."),
+          therapy: Optional[str] = typer.Option(None, "--therapy", help="Therapy (axi-cel, blinatumomab, ...) or class (CD19 CAR-T)."),
+          direction: Optional[str] = typer.Option(None, "--direction", help="unfavorable | favorable | mixed | none"),
+          evidence_type: Optional[str] = typer.Option(None, "--type", help="predictive | prognostic | ... | mechanistic"),
+          status: str = typer.Option("accepted", "--status", help="accepted (default) | submitted | rejected | all"),
+          db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
+    """Evidence items for a marker, strongest first (level, then number of patients)."""
+    from kb import query as q
+
+    fmt = output_format(fmt)
+    result = q.evidence(marker, disease, therapy, direction, evidence_type, status, db=db)
+    resolved = result["query"]["resolved"]
+    if resolved["how"] == "fuzzy":
+        typer.echo(f"kb: {marker!r} resolved to {resolved['name']} (via {resolved['alias']!r}, score {resolved['score']})", err=True)
+    emit(result, fmt, EVIDENCE_COLUMNS, evidence_rows(result["evidence"]))
+    if not result["evidence"]:
+        typer.echo(f"kb: no evidence items for {resolved['name']} with these filters", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+@handled
+def markers(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
+    """Every marker with its kind, unit, codes, aliases and number of accepted evidence items."""
+    from kb import query as q
+
+    fmt = output_format(fmt)
+    result = q.markers(db=db)
+    emit(result, fmt, ["id", "name", "kind", "unit", "loinc", "hgnc", "n_evidence", "aliases"],
+         [[m["id"], m["name"], m["kind"], m["unit"], m["loinc"], m["hgnc_symbol"], m["n_evidence"], m["aliases"]]
+          for m in result["markers"]])
+
+
+@app.command()
+@handled
+def sources(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
+    """The sources with their bibliographic data and renditions (documents)."""
+    from kb import query as q
+
+    fmt = output_format(fmt)
+    result = q.sources(db=db)
+    emit(result, fmt, ["id", "kind", "year", "journal", "doi", "documents", "n_evidence", "title"],
+         [[s["id"], s["kind"], s["year"], s["journal"], s["doi"], [d["path"] for d in s["documents"]], s["n_evidence"],
+           s["title"]] for s in result["sources"]])
+
+
+@app.command()
+@handled
+def show(evidence_id: str = typer.Argument(..., help="Evidence id (see `kb query`)."),
+         context: int = typer.Option(200, "--context", help="Characters of document text around each quote."),
+         db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
+    """One evidence item and each quote in its document, highlighted, with the text around it."""
+    from kb import query as q
+    from kb.text import show_text
+
+    fmt = output_format(fmt)
+    result = q.show(evidence_id, context, db=db)
+    if fmt == "json":
+        typer.echo(dumps(result))
+    else:
+        typer.echo(show_text(result["evidence"], markdown=fmt == "md", color=fmt == "table" and sys.stdout.isatty()))
+
+
+@app.command()
+@handled
+def check(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
+    """Re-verify every evidence link against its document text and every document against its sha256."""
+    from kb import store
+    from kb.check import check as run
+    from kb.paths import bundled_seeds
+
+    fmt = output_format(fmt)
+    report = run(store.connect(db), bundled_seeds())
+    if fmt == "json":
+        typer.echo(dumps(report.as_json()))
+    else:
+        for problem in report.problems:
+            typer.echo(f"MISMATCH {problem}")
+        typer.echo(f"{'ok' if report.ok else 'FAILED'}: {report.documents} documents, {report.links} evidence links, "
+                   f"{report.pam_links} model links, {len(report.problems)} problems")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,179 @@
+"""The query layer: evidence by marker and filters, markers, sources, one item with its quotes in context.
+
+Every function takes an open read-only connection (or opens the default one) and returns plain dicts in
+the JSON shapes of DESIGN §5; the CLI only renders them. Values are always bound parameters.
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import duckdb
+
+from kb import store
+from kb.errors import InputError, NotFound
+from kb.resolve import MarkerIndex
+from kb.vocab import Vocabulary
+
+LEVEL_ORDER = "CASE e.level WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 WHEN 'D' THEN 3 ELSE 4 END"
+STATUS_FILTERS = ("accepted", "submitted", "rejected", "all")
+
+_EVIDENCE_SQL = f"""
+SELECT e.*, m.name AS marker_name, s.title AS source_title, s.doi AS source_doi, s.year AS source_year
+FROM evidence e JOIN marker m ON m.id = e.marker_id JOIN source s ON s.id = e.source_id
+WHERE {{where}}
+ORDER BY {LEVEL_ORDER}, e.n_patients DESC NULLS LAST, e.id
+"""
+_LINKS_SQL = """
+SELECT l.evidence_id, d.path, d.sha256, l.start, l."end", l.quote, l.document_id
+FROM evidence_link l JOIN document d ON d.id = l.document_id
+WHERE l.evidence_id IN (SELECT unnest(?::VARCHAR[]))
+ORDER BY l.evidence_id, d.path, l.start
+"""
+
+
+def _con(con: duckdb.DuckDBPyConnection | None, db: str | os.PathLike | None) -> duckdb.DuckDBPyConnection:
+    return con if con is not None else store.connect(db)
+
+
+def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def evidence_filters(con, marker_id=None, disease=None, therapy=None, direction=None, evidence_type=None,
+                     status="accepted", source=None) -> tuple[str, list]:
+    """A WHERE clause and its parameters for the given filters (values are bound, never interpolated)."""
+    clauses, params = ["TRUE"], []
+    if marker_id is not None:
+        clauses.append("e.marker_id = ?")
+        params.append(marker_id)
+    if disease:
+        names = Vocabulary(con, "disease")
+        clauses.append("e.disease IN (SELECT unnest(?::VARCHAR[]))")
+        params.append(names.descendants(names.resolve(disease, "--disease")["name"]))
+    if therapy:
+        therapies = Vocabulary(con, "therapy")
+        classes = {t["therapy_class"] for t in therapies.terms.values()}
+        if therapy in classes:
+            clauses.append("e.therapy_class = ?")
+            params.append(therapy)
+        else:
+            clauses.append("e.therapy = ?")
+            params.append(therapies.resolve(therapy, "--therapy")["name"])
+    for column, value, allowed in (("direction", direction, ("unfavorable", "favorable", "mixed", "none")),
+                                   ("evidence_type", evidence_type, None)):
+        if value:
+            if allowed and value not in allowed:
+                raise InputError(f"--direction: expected one of {', '.join(allowed)}, got {value!r}")
+            clauses.append(f"e.{column} = ?")
+            params.append(value)
+    if status not in STATUS_FILTERS:
+        raise InputError(f"--status: expected one of {', '.join(STATUS_FILTERS)}, got {status!r}")
+    if status != "all":
+        clauses.append("e.status = ?")
+        params.append(status)
+    if source:
+        clauses.append("e.source_id = ?")
+        params.append(source)
+    return " AND ".join(clauses), params
+
+
+def fetch_evidence(con: duckdb.DuckDBPyConnection, where: str, params: list) -> list[dict]:
+    items = _rows(con.execute(_EVIDENCE_SQL.format(where=where), params))
+    links: dict[str, list[dict]] = {}
+    if items:
+        for eid, path, sha, start, end, quote, doc_id in con.execute(_LINKS_SQL, [[i["id"] for i in items]]).fetchall():
+            links.setdefault(eid, []).append({"document": f"papers/{path.split('/')[-1]}" if not path.startswith("papers/") else path,
+                                              "document_id": doc_id, "sha256": sha, "start": start, "end": end, "quote": quote})
+    return [_evidence_json(item, links.get(item["id"], [])) for item in items]
+
+
+def _evidence_json(e: dict, links: list[dict]) -> dict:
+    rule = None
+    if e["rule_operator"]:
+        rule = {"operator": e["rule_operator"], "value": _num(e["rule_value"]), "value_high": _num(e["rule_value_high"]),
+                "unit": e["rule_unit"], "reference": e["rule_reference"], "category": e["rule_category"]}
+    effect = None
+    if e["effect_measure"]:
+        ci = [_num(e["effect_ci_low"]), _num(e["effect_ci_high"])] if e["effect_ci_low"] is not None else None
+        effect = {"measure": e["effect_measure"], "value": _num(e["effect_value"]), "ci": ci, "p": e["effect_p"],
+                  "p_text": e["effect_p_text"], "text": e["effect_text"], "groups": json.loads(e["effect_groups"])}
+    return {
+        "id": e["id"], "marker": e["marker_name"], "marker_id": e["marker_id"], "evidence_type": e["evidence_type"],
+        "direction": e["direction"], "disease": e["disease"], "therapy": e["therapy"], "therapy_class": e["therapy_class"],
+        "timepoint": e["timepoint"], "specimen": e["specimen"], "outcome": e["outcome"], "rule": rule, "effect": effect,
+        "n_patients": e["n_patients"], "level": e["level"], "cited_reference": e["cited_reference"],
+        "statement": e["statement"], "status": e["status"], "curator": e["curator"],
+        "curated_at": e["curated_at"].isoformat() if e["curated_at"] else None,
+        "source": {"id": e["source_id"], "title": e["source_title"], "doi": e["source_doi"], "year": e["source_year"]},
+        "links": links,
+    }
+
+
+def _num(value):
+    """Integral floats print as integers (80, not 80.0): thresholds read as the paper wrote them."""
+    if value is None:
+        return None
+    return int(value) if float(value).is_integer() and abs(value) < 1e15 else value
+
+
+def evidence(marker: str | None = None, disease: str | None = None, therapy: str | None = None,
+             direction: str | None = None, evidence_type: str | None = None, status: str = "accepted",
+             source: str | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
+             db: str | os.PathLike | None = None) -> dict:
+    """Evidence items for a marker (resolved fuzzily) and optional filters, as the `kb query` JSON."""
+    con = _con(con, db)
+    resolved = MarkerIndex(con).resolve(marker) if marker is not None else None
+    where, params = evidence_filters(con, resolved.id if resolved else None, disease, therapy, direction,
+                                     evidence_type, status, source)
+    return {
+        "kb_version": store.kb_version(con),
+        "query": {"marker": marker, "resolved": resolved.as_json() if resolved else None, "disease": disease,
+                  "therapy": therapy, "direction": direction, "type": evidence_type, "status": status},
+        "evidence": fetch_evidence(con, where, params),
+    }
+
+
+def markers(*, con=None, db=None) -> dict:
+    con = _con(con, db)
+    rows = _rows(con.execute("""
+        WITH a AS (SELECT a.marker_id, list(a.alias ORDER BY lower(a.alias), a.alias) AS aliases
+                   FROM marker_alias a JOIN marker m ON m.id = a.marker_id
+                   WHERE a.alias <> m.name AND a.alias <> m.id GROUP BY a.marker_id),
+             n AS (SELECT marker_id, count(*) AS n_evidence FROM evidence WHERE status = 'accepted' GROUP BY marker_id)
+        SELECT m.id, m.name, m.full_name, m.kind, m.unit, m.loinc, m.hgnc_symbol,
+               coalesce(a.aliases, []) AS aliases, coalesce(n.n_evidence, 0) AS n_evidence
+        FROM marker m LEFT JOIN a ON a.marker_id = m.id LEFT JOIN n ON n.marker_id = m.id
+        ORDER BY lower(m.name), m.id"""))
+    return {"kb_version": store.kb_version(con), "markers": rows}
+
+
+def sources(*, con=None, db=None) -> dict:
+    con = _con(con, db)
+    rows = _rows(con.execute("""
+        SELECT s.*, (SELECT count(*) FROM evidence e WHERE e.source_id = s.id) AS n_evidence
+        FROM source s ORDER BY s.id"""))
+    docs = _rows(con.execute("SELECT id, source_id, path, original_name, sha256, format, n_chars FROM document ORDER BY path"))
+    for row in rows:
+        row["authors"] = json.loads(row["authors"])
+        row["documents"] = [{k: v for k, v in d.items() if k != "source_id"} for d in docs if d["source_id"] == row["id"]]
+    return {"kb_version": store.kb_version(con), "sources": rows}
+
+
+def show(evidence_id: str, context: int = 200, *, con=None, db=None) -> dict:
+    """One evidence item, each link with `context` characters of the document on either side."""
+    con = _con(con, db)
+    items = fetch_evidence(con, "e.id = ?", [evidence_id])
+    if not items:
+        near = [r[0] for r in con.execute(
+            "SELECT id FROM evidence ORDER BY jaro_winkler_similarity(id, ?) DESC LIMIT 3", [evidence_id]).fetchall()]
+        raise NotFound(f"no evidence item {evidence_id!r}; nearest ids: {', '.join(near)}")
+    item = items[0]
+    for link in item["links"]:
+        before, after = con.execute(
+            'SELECT substr(text, greatest(1, ? - ? + 1), least(?, ?)), substr(text, ? + 1, ?) FROM document WHERE id = ?',
+            [link["start"], context, context, link["start"], link["end"], context, link["document_id"]]).fetchone()
+        link["before"], link["after"] = before, after
+    return {"kb_version": store.kb_version(con), "evidence": item}

@@ -1,0 +1,111 @@
+"""Marker resolution: exact alias, then normalised alias, then a guarded fuzzy match.
+
+The fuzzy step only compares spellings that carry the same numbers ('interleukin-6' can never become
+IL-2 or IL-10), skips very short spellings (where edit distance means nothing), and refuses to choose
+between near-tied markers: an ambiguous input is an error that lists the candidates.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import duckdb
+
+from kb import store
+from kb.errors import InputError, NotFound
+from kb.normalize import digit_groups, norm, norm_words
+
+FUZZY_CUTOFF = 80.0
+NEAR_TIE = 3.0  # points of WRatio within which two markers are indistinguishable
+MIN_FUZZY_LEN = 4  # normalised characters below which a spelling must match exactly
+SAME_WORD = 85.0  # without a shared word, a spelling must be this close as a whole (a typo)
+
+
+def _words(text: str) -> set[str]:
+    """Alphabetic words, digits and punctuation split off: 'IL-6 level' -> {'il', 'level'}."""
+    return set(re.findall(r"[a-z]+", norm_words(text)))
+
+
+@dataclass(frozen=True)
+class Resolved:
+    id: str
+    name: str
+    score: float
+    how: str  # exact | normalized | fuzzy
+    matched: str  # the alias that matched
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "score": round(self.score, 1), "how": self.how, "alias": self.matched}
+
+
+class AmbiguousMarker(InputError):
+    def __init__(self, text: str, candidates: list[tuple[str, float]]):
+        self.candidates = candidates
+        listed = ", ".join(f"{name} ({score:.0f})" for name, score in candidates)
+        super().__init__(f"marker {text!r} is ambiguous: it matches {listed} about equally; use a more specific name")
+
+
+class UnknownMarker(NotFound):
+    def __init__(self, text: str, nearest: list[str]):
+        self.nearest = nearest
+        hint = f"; nearest: {', '.join(nearest)}" if nearest else ""
+        super().__init__(f"no marker matches {text!r}{hint}")
+
+
+class MarkerIndex:
+    """All spellings of all markers, loaded once per connection (a few hundred rows)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.names = store.marker_names(con)
+        rows = store.marker_aliases(con)
+        self.by_alias = {alias: mid for mid, alias, _ in rows}
+        self.by_norm = {n: mid for mid, _, n in rows}
+        self.aliases = [(mid, alias, n) for mid, alias, n in rows]
+
+    def resolve(self, text: str) -> Resolved:
+        text = (text or "").strip()
+        if not text:
+            raise InputError("marker: expected a marker name, got an empty string")
+        if text in self.by_alias:
+            mid = self.by_alias[text]
+            return Resolved(mid, self.names[mid], 100.0, "exact", text)
+        key = norm(text)
+        if key in self.by_norm:
+            mid = self.by_norm[key]
+            return Resolved(mid, self.names[mid], 100.0, "normalized", text)
+        ranked = self._fuzzy(text)
+        if not ranked or ranked[0][1] < FUZZY_CUTOFF or len(key) < MIN_FUZZY_LEN - 1:
+            raise UnknownMarker(text, [self.names[mid] for mid, score, _ in self._nearest(text)])
+        if len(ranked) > 1 and ranked[1][1] >= FUZZY_CUTOFF and ranked[0][1] - ranked[1][1] < NEAR_TIE:
+            close = [(self.names[mid], score) for mid, score, _ in ranked if ranked[0][1] - score < NEAR_TIE]
+            raise AmbiguousMarker(text, close)
+        mid, score, alias = ranked[0]
+        return Resolved(mid, self.names[mid], score, "fuzzy", alias)
+
+    def _fuzzy(self, text: str, same_digits: bool = True) -> list[tuple[str, float, str]]:
+        """Best WRatio per marker, highest first: [(marker id, score, alias)]."""
+        from rapidfuzz import fuzz, utils
+
+        digits = digit_groups(text)
+        query = utils.default_process(text)
+        words = _words(text)
+        best: dict[str, tuple[float, str]] = {}
+        for mid, alias, key in self.aliases:
+            if len(key) < MIN_FUZZY_LEN:
+                continue
+            if same_digits and digit_groups(alias) != digits:
+                continue
+            if not (words & _words(alias) or fuzz.ratio(norm(text), key) >= SAME_WORD):
+                continue  # WRatio's partial matching pairs 'interleukin 2' with 'exon 2 partial deletion'
+            score = fuzz.WRatio(query, utils.default_process(alias))
+            if score > best.get(mid, (-1.0, ""))[0]:
+                best[mid] = (score, alias)
+        return sorted(((mid, s, a) for mid, (s, a) in best.items()), key=lambda r: (-r[1], r[0]))
+
+    def _nearest(self, text: str, limit: int = 3) -> list[tuple[str, float, str]]:
+        """Suggestions for an error message: ignore the digit guard, keep the closest few."""
+        return [r for r in self._fuzzy(text, same_digits=False) if r[1] >= 50][:limit]
+
+
+def resolve_marker(con: duckdb.DuckDBPyConnection, text: str) -> Resolved:
+    return MarkerIndex(con).resolve(text)
