@@ -179,6 +179,15 @@ def check(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
         raise typer.Exit(1)
 
 
+from cli.curate import curate_app  # noqa: E402  (sub-apps and commands defined in their own modules)
+from cli.export import export  # noqa: E402
+from cli.evaluate import evaluate  # noqa: E402
+
+app.add_typer(curate_app, name="curate")
+app.command("export")(export)
+app.command(name="evaluate")(evaluate)
+
+
 def main() -> None:
     app()
 

@@ -11,7 +11,8 @@ Notation, per gene i and class k:
 
 Only the genes that survive the threshold enter δ, as in pamr; the others have the same shrunken
 centroid (the overall one) in every class, so they shift δ equally and change neither posteriors
-nor classes.  pandas is imported lazily: the CLI imports this module on its scoring path.
+nor classes.  pandas is never imported here (DataFrames are recognised by their type's module):
+the CLI imports this module on its scoring path.
 """
 from __future__ import annotations
 
@@ -34,24 +35,29 @@ def _as_matrix(X, what="X"):
     """(float ndarray of shape (n_samples, n_genes), column names or None), finite, else InputError."""
     names = None
     if _is_dataframe(X):
-        names = [str(c) for c in X.columns] if all(isinstance(c, str) for c in X.columns) else None
-        bad = [str(c) for c, t in X.dtypes.items() if not (t.kind in "biuf")]
+        names = [c for c in X.columns] if all(isinstance(c, str) for c in X.columns) else None
+        bad = [(str(c), str(t)) for c, t in X.dtypes.items() if t.kind not in "iuf"]
         if bad:
-            raise InputError(f"{what} must be numeric; column(s) {bad[:5]} have non-numeric type(s) "
-                             f"{[str(X.dtypes[c]) for c in X.columns if str(c) in bad[:5]]}")
+            raise InputError(f"{what} must hold numbers only; got non-numeric column(s) (name, type) {bad[:5]}")
+    else:
+        raw = np.asarray(X)
+        # numpy would parse strings such as "1.5" silently; a string in an expression matrix is a mistake.
+        if raw.dtype.kind in "USVb" or (raw.dtype.kind == "O" and any(
+                isinstance(v, (str, bytes, bool)) for v in raw.ravel())):
+            raise InputError(f"{what} must hold numbers only; got an array of {raw.dtype} values")
     try:
         arr = np.asarray(X, dtype=float)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"{what} must be a numeric matrix (samples × genes); got values that are not numbers ({exc})") from None
+        raise InputError(f"{what} must hold numbers only; got values that are not numbers ({exc})") from None
     if arr.ndim != 2:
         raise InputError(f"{what} must be 2-D (samples × genes); got {arr.ndim}-D input of shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise InputError(f"{what} must have at least one sample and one gene; got shape {arr.shape}")
     if not np.isfinite(arr).all():
         r, c = np.argwhere(~np.isfinite(arr))[0]
-        where = names[c] if names else f"column {c}"
-        raise InputError(f"{what} must contain only finite numbers; got {np.count_nonzero(~np.isfinite(arr))} "
-                         f"NaN/infinite value(s), the first at row {r}, {where} ({arr[r, c]})")
+        where = f"gene {names[c]!r}" if names else f"column {c}"
+        raise InputError(f"{what} must contain finite numbers only; got {np.count_nonzero(~np.isfinite(arr))} "
+                         f"NaN/infinite value(s), the first in row {r}, {where} ({arr[r, c]})")
     return arr, names
 
 
@@ -70,11 +76,16 @@ def _resolve_priors(priors, classes, n_per_class):
         if keys != want:
             raise InputError(f"priors must have exactly the classes {sorted(want)} as keys; got {sorted(keys)}")
         by_name = {str(k): v for k, v in priors.items()}
-        p = np.array([by_name[str(c)] for c in classes], dtype=float)
+        p = [by_name[str(c)] for c in classes]
     else:
-        p = np.asarray(priors, dtype=float)
-        if p.shape != (K,):
-            raise InputError(f"priors must give one value per class ({K}: {list(classes)}); got shape {p.shape}")
+        p = list(priors)
+        if len(p) != K:
+            raise InputError(f"priors must give one value per class ({K}: {[str(c) for c in classes]}); "
+                             f"got {len(p)} values")
+    try:
+        p = np.array(p, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"priors must be numbers; got {p!r}") from None
     if not (np.isfinite(p).all() and (p > 0).all()):
         raise InputError(f"priors must be positive finite numbers; got {p.tolist()}")
     return p / p.sum()
@@ -82,7 +93,8 @@ def _resolve_priors(priors, classes, n_per_class):
 
 def _check_threshold(threshold) -> float:
     t = 0.0 if threshold is None else threshold
-    if isinstance(t, bool) or not isinstance(t, (int, float, np.integer, np.floating)) or not np.isfinite(t) or t < 0:
+    number = isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool)
+    if not number or not np.isfinite(t) or t < 0:
         raise InputError(f"threshold must be a finite number >= 0 (a value, not an index) or None; got {threshold!r}")
     return float(t)
 
@@ -136,9 +148,11 @@ class NearestShrunkenCentroid:
         -------
         self
         """
-        if int(self.n_threshold) != self.n_threshold or self.n_threshold < 1:
+        if not isinstance(self.n_threshold, (int, np.integer)) or isinstance(self.n_threshold, bool) \
+                or self.n_threshold < 1:
             raise InputError(f"n_threshold must be an integer >= 1; got {self.n_threshold!r}")
-        if not 0 <= self.offset_percent <= 100:
+        if not isinstance(self.offset_percent, (int, float, np.integer, np.floating)) \
+                or not 0 <= self.offset_percent <= 100:
             raise InputError(f"offset_percent must be between 0 and 100; got {self.offset_percent!r}")
         arr, names = _as_matrix(X)
         classes, codes = self._encode(y, arr.shape[0])
@@ -208,12 +222,15 @@ class NearestShrunkenCentroid:
         genes = [str(gn) for gn in genes]
         classes = np.asarray(list(classes))
         cent, _ = _as_matrix(shrunken_centroids, "shrunken_centroids")
-        sd_arr, _ = _as_matrix(np.asarray(sd, dtype=float).reshape(1, -1), "sd")
+        sd_arr, _ = _as_matrix(np.reshape(np.asarray(sd), (1, -1)), "sd")
         if cent.shape != (classes.size, len(genes)) or sd_arr.shape[1] != len(genes):
             raise InputError(f"expected shrunken_centroids of shape ({classes.size}, {len(genes)}) and sd of length "
                              f"{len(genes)}; got {cent.shape} and {sd_arr.shape[1]}")
         if classes.size < 2 or np.unique(classes).size != classes.size:
             raise InputError(f"expected at least 2 distinct classes; got {classes.tolist()}")
+        if len(set(genes)) != len(genes):
+            dups = sorted({gn for gn in genes if genes.count(gn) > 1})
+            raise InputError(f"expected distinct gene names; got duplicates {dups[:5]}")
         if not (sd_arr > 0).all():
             raise InputError(f"sd must be positive for every gene; got {sd_arr.min()} as its minimum")
         if priors is None and n_per_class is None:
@@ -222,7 +239,10 @@ class NearestShrunkenCentroid:
         self.classes_ = classes
         self.n_per_class_ = None if n_per_class is None else np.asarray(n_per_class, dtype=int)
         self.priors_ = _resolve_priors(priors, classes, self.n_per_class_)
-        self.se_scale_ = None if n_per_class is None else np.sqrt(1.0 / self.n_per_class_ - 1.0 / self.n_per_class_.sum())
+        if n_per_class is not None:
+            self.se_scale_ = np.sqrt(1.0 / self.n_per_class_ - 1.0 / self.n_per_class_.sum())
+        else:
+            self.se_scale_ = None
         self.centroids_, self.sd_, self.s0_ = cent, sd_arr[0], float("nan")
         # Any reference point works: it cancels from x − shrunken; the centroids' mean keeps numbers small.
         self.overall_centroid_ = cent.mean(axis=0)
@@ -259,7 +279,8 @@ class NearestShrunkenCentroid:
     # --------------------------------------------------------------- scoring
     def _check_fitted(self):
         if not hasattr(self, "classes_"):
-            raise InputError("this NearestShrunkenCentroid is not fitted yet; call fit(X, y) or from_parameters(...) first")
+            raise InputError("this NearestShrunkenCentroid is not fitted yet; "
+                             "call fit(X, y) or from_parameters(...) first")
 
     def _prepare(self, X):
         """Scoring input as an ndarray whose columns are the model's genes, in the model's order."""
@@ -292,12 +313,19 @@ class NearestShrunkenCentroid:
         dif = np.abs(self._d) - t
         return np.sign(self._d) * dif * (dif > 0) * self.se_scale_[:, None]
 
-    def _linear(self, z, threshold, log_prior):
-        """pamr's diag.disc: z·c − |c|²/2 + log π over surviving genes, shape (n_samples, n_classes)."""
+    def _scores(self, X, threshold, priors):
+        """pamr's diag.disc over the genes surviving the threshold.
+
+        Returns ``lin`` of shape (n_samples, n_classes), ``z·c − |c|²/2 + log π`` (= −δ/2 + |z|²/2),
+        and ``|z|²`` of shape (n_samples,).  Posteriors and classes use ``lin``: unlike δ it holds no
+        large per-sample term that would swamp the differences between classes for extreme samples.
+        """
+        z = self._standardise(self._prepare(X))
+        log_prior = self._log_prior(priors)
         c = self._shrunk_d(threshold)
         keep = (c != 0).any(axis=0)
-        c = c[:, keep]
-        return z[:, keep] @ c.T - 0.5 * (c * c).sum(axis=1) + log_prior
+        c, z = c[:, keep], z[:, keep]
+        return z @ c.T - 0.5 * (c * c).sum(axis=1) + log_prior, (z * z).sum(axis=1)
 
     def _log_prior(self, priors):
         if priors is None:
@@ -333,10 +361,8 @@ class NearestShrunkenCentroid:
         ndarray of shape (n_samples, n_classes)
             Smaller is closer.
         """
-        z = self._standardise(self._prepare(X))
-        keep = (self._shrunk_d(threshold) != 0).any(axis=0)
-        lin = self._linear(z, threshold, self._log_prior(priors))
-        return (z[:, keep] ** 2).sum(axis=1)[:, None] - 2.0 * lin
+        lin, zz = self._scores(X, threshold, priors)
+        return zz[:, None] - 2.0 * lin
 
     def predict_proba(self, X, threshold=None, priors=None):
         """Posterior class probabilities softmax(−δ/2), in ``classes_`` order.
@@ -348,7 +374,7 @@ class NearestShrunkenCentroid:
         -------
         ndarray of shape (n_samples, n_classes)
         """
-        lin = self._linear(self._standardise(self._prepare(X)), threshold, self._log_prior(priors))
+        lin, _ = self._scores(X, threshold, priors)
         e = np.exp(lin - lin.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
@@ -359,7 +385,7 @@ class NearestShrunkenCentroid:
         -------
         ndarray of shape (n_samples,)
         """
-        lin = self._linear(self._standardise(self._prepare(X)), threshold, self._log_prior(priors))
+        lin, _ = self._scores(X, threshold, priors)
         return self.classes_[lin.argmax(axis=1)]
 
     def contributions(self, x, threshold=None, pair=None):
@@ -405,11 +431,13 @@ class NearestShrunkenCentroid:
         if not hasattr(self, "classes_"):
             self.fit(X, y)
         if self._fixed:
-            raise InputError("cross-validation needs a model fitted on data, not one built from published parameters")
+            raise InputError("cross-validation needs a model fitted on data; "
+                             "got one built from published parameters")
         arr = self._prepare(X)
         y = np.asarray(y)
         if y.ndim != 1 or y.shape[0] != arr.shape[0]:
-            raise InputError(f"y must hold one label per row of X: expected {arr.shape[0]} labels, got shape {y.shape}")
+            raise InputError(f"y must hold one label per row of X: expected {arr.shape[0]} labels, "
+                             f"got shape {y.shape}")
         pos = {str(c): k for k, c in enumerate(self.classes_)}
         unknown = sorted({str(v) for v in y} - set(pos))
         if unknown:
@@ -417,7 +445,7 @@ class NearestShrunkenCentroid:
         codes = np.array([pos[str(v)] for v in y])
         folds = check_folds(folds, arr.shape[0])
         lin = cv_linear_scores(arr, codes, folds, self.thresholds_, self.se_scale_, np.log(self.priors_),
-                               self.offset_percent)
+                               self.offset_percent, [str(c) for c in self.classes_])
         return lin, codes
 
     def cross_validate_predict(self, X, y, folds):

@@ -21,8 +21,9 @@ import numpy as np
 
 from kb.errors import InputError
 
-# Elements of the largest (samples × classes × genes) temporary; ~16 MB of float64 per array.
-_CHUNK_ELEMENTS = 2_000_000
+# Elements of the largest (samples × classes × genes) temporary: 2 MB of float64.  Small blocks stay
+# in cache and in malloc's heap; 10 MB ones are page-faulted in afresh on every operation.
+_CHUNK_ELEMENTS = 250_000
 
 
 def leave_one_out_folds(n: int) -> list[np.ndarray]:
@@ -101,9 +102,8 @@ def choose_threshold(errors, thresholds) -> float:
     errors = np.asarray(errors, dtype=float)
     thresholds = np.asarray(thresholds, dtype=float)
     if errors.ndim != 1 or errors.shape != thresholds.shape or errors.size == 0:
-        raise InputError(
-            f"errors and thresholds must be 1-D of the same non-zero length; got shapes {errors.shape} and {thresholds.shape}"
-        )
+        raise InputError(f"errors and thresholds must be 1-D of the same non-zero length; "
+                         f"got shapes {errors.shape} and {thresholds.shape}")
     if not (np.isfinite(errors).all() and np.isfinite(thresholds).all()):
         raise InputError("errors and thresholds must be finite numbers; got NaN or infinity")
     best = errors == errors.min()
@@ -117,9 +117,11 @@ def check_folds(folds: Sequence, n: int) -> list[np.ndarray]:
     for f, fold in enumerate(folds):
         idx = np.asarray(fold)
         if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-            raise InputError(f"fold {f} must be a non-empty 1-D array of 0-based integer sample indices; got {fold!r}")
+            raise InputError(f"fold {f} must be a non-empty 1-D array of 0-based integer sample indices; "
+                             f"got {fold!r}")
         if idx.min() < 0 or idx.max() >= n:
-            raise InputError(f"fold {f} has index {int(idx.max() if idx.max() >= n else idx.min())}; expected 0 to {n - 1}")
+            bad = int(idx.max() if idx.max() >= n else idx.min())
+            raise InputError(f"fold {f} has sample index {bad}; expected 0 to {n - 1}")
         np.add.at(seen, idx, 1)
         out.append(idx.astype(np.intp))
     if len(out) < 2 or (seen != 1).any():
@@ -131,7 +133,7 @@ def check_folds(folds: Sequence, n: int) -> list[np.ndarray]:
     return out
 
 
-def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_percent):
+def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_percent, classes=None):
     """pamr's linear discriminant for every sample while held out, at every threshold.
 
     Parameters
@@ -147,6 +149,8 @@ def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_pe
         Full-data m_k.
     log_prior : ndarray of shape (n_classes,)
     offset_percent : float
+    classes : sequence, optional
+        Class labels, only for error messages.
 
     Returns
     -------
@@ -166,6 +170,7 @@ def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_pe
     spread = centroids - overall
     out = np.empty((n, K, T))
 
+    chunk_start = 0
     for chunk in _chunks(folds, K * g):
         F = len(chunk)
         test = np.concatenate(chunk)
@@ -176,24 +181,28 @@ def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_pe
         n_fk = counts - member.sum(axis=1).reshape(F, K)
         if (n_fk < 1).any():
             f, k = np.argwhere(n_fk < 1)[0]
-            raise InputError(f"fold {f} holds out every sample of class {k}; each class needs a training sample in every fold")
+            label = classes[k] if classes is not None else k
+            raise InputError(f"fold {chunk_start + f} holds out every sample of class {label!r}; expected every "
+                             "class to keep a training sample in every fold")
         n_f = n_fk.sum(axis=1)
         if (n_f <= K).any():
-            raise InputError(f"a fold leaves {int(n_f.min())} training samples; more than {K} (the number of classes) are needed")
+            raise InputError(f"a fold leaves {int(n_f.min())} training samples; expected more than {K} "
+                             "(the number of classes)")
         in_fold = member.reshape(F, K, n).sum(axis=1)
-        rsum = (member @ resid).reshape(F, K, g)
-        rsum /= n_fk[..., None]
-        # The remaining residuals of class k sum to −rsum, so their SS about their own mean is
-        # SS_k − Σ_held r² − rsum²/n_fk.  Residuals are centred, so this does not cancel badly.
-        ss = within - in_fold @ resid2 - np.einsum("fkg,fkg,fk->fg", rsum, rsum, n_fk)
+        # Residuals about the full-data class centroids sum to 0 within a class, so those left in
+        # training sum to −held; their mean is −held/n_fk and their SS about it is
+        # SS − Σ_held r² − held²/n_fk.  Centred residuals keep this from cancelling badly.
+        held = (member @ resid).reshape(F, K, g)
+        held /= n_fk[..., None]  # now −(mean training residual)
+        ss = within - in_fold @ resid2 - np.einsum("fkg,fkg,fk->fg", held, held, n_fk)
         s_i = np.sqrt(np.maximum(ss, 0.0) / (n_f - K)[:, None])
         sd = s_i + np.quantile(s_i, offset_percent / 100.0, axis=1)[:, None]
         if not (sd > 0).all():
             f = int(np.argwhere(~(sd > 0))[0, 0])
-            raise InputError(f"the training part of fold {f} has genes with zero spread and a zero offset s0; "
-                             "expected variable genes: remove constant genes or raise offset_percent")
+            raise InputError(f"the training part of fold {chunk_start + f} has genes with zero spread and a zero "
+                             "offset s0; expected variable genes: remove constant genes or raise offset_percent")
         shift = (in_fold @ dev) / n_f[:, None]  # overall_f = overall − shift
-        d = spread - rsum  # centroid_fk − overall, then − overall_f below
+        d = spread - held  # training centroid − overall; the shift below makes it − training overall
         d += shift[:, None, :]
         d /= sd[:, None, :]
         d /= se_scale[None, :, None]
@@ -201,6 +210,7 @@ def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_pe
             d = d[fold_of]
         z = (X[test] - overall + shift[fold_of]) / sd[fold_of]
         out[test] = path_scores(z, d, se_scale, thresholds, log_prior)
+        chunk_start += F
     return out
 
 
@@ -253,7 +263,8 @@ def _count_below(u, thresholds):
     """
     T = thresholds.size
     h = thresholds[1] if T > 2 else 0.0
-    uniform = T > 2 and h > 0 and np.isfinite(1.0 / h) and thresholds[0] == 0 and np.allclose(thresholds, np.arange(T) * h, rtol=1e-12, atol=0)
+    uniform = (T > 2 and h > 0 and np.isfinite(1.0 / h) and thresholds[0] == 0
+               and np.allclose(thresholds, np.arange(T) * h, rtol=1e-12, atol=0))
     if not uniform:
         return np.searchsorted(thresholds, u, side="left")
     c = u * (1.0 / h)

@@ -118,3 +118,26 @@ def pam_models(con: duckdb.DuckDBPyConnection) -> list[dict]:
 def pam_genes(con: duckdb.DuckDBPyConnection, model_id: str) -> list[tuple[str, str, float]]:
     """(symbol, centroids JSON, sd) of a model's genes in table order."""
     return con.execute("SELECT symbol, centroids, sd FROM pam_gene WHERE model_id = ? ORDER BY position", [model_id]).fetchall()
+
+
+def document_texts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str]]:
+    """(id, source_id, path, text) of every document, by source then path."""
+    return con.execute("SELECT id, source_id, path, text FROM document ORDER BY source_id, path").fetchall()
+
+
+def marker_info(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """id -> {name, kind, unit} of every marker (evaluation checks units and value types against it)."""
+    return {mid: {"name": name, "kind": kind, "unit": unit}
+            for mid, name, kind, unit in con.execute("SELECT id, name, kind, unit FROM marker ORDER BY id").fetchall()}
+
+
+def write_parquet(path, columns: list[tuple[str, str]], rows: list[list]) -> None:
+    """Write `rows` as a Parquet file with the given (name, DuckDB type) columns (an in-memory DuckDB)."""
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE export (" + ", ".join(f'"{name}" {kind}' for name, kind in columns) + ")")
+        if rows:
+            con.executemany("INSERT INTO export VALUES (" + ", ".join("?" for _ in columns) + ")", rows)
+        con.table("export").write_parquet(str(path))
+    finally:
+        con.close()

@@ -50,3 +50,4 @@ def runner(monkeypatch, tmp_path) -> CliRunner:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     monkeypatch.delenv("KB_DB", raising=False)
     return CliRunner()
+

@@ -1,0 +1,122 @@
+"""`kb curate ...`: the curator's commands (validate a curation file, list uncovered candidates, add a paper).
+
+Each command parses its options, calls one library function and renders the result; library errors go
+through `cli.main.handled` (imported when a command runs, so this module can be imported on its own).
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from cli.render import dumps, table
+
+curate_app = typer.Typer(add_completion=False, no_args_is_help=True,
+                         help="Curator's tools: validate a curation file, list candidate sentences not yet "
+                              "covered by evidence, add a new paper to a seeds directory.")
+
+DbOption = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory).")
+FormatOption = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), csv, md.")
+SeedsOption = typer.Option(None, "--seeds", help="Seeds directory (sources.yaml, vocabulary.yaml, markers/, curation/, papers/).")
+
+CANDIDATE_COLUMNS = ["source", "document", "start", "end", "markers", "sentence"]
+COVERAGE_COLUMNS = ["source", "sentences", "covered", "coverage"]
+
+
+def handled(func):
+    """`cli.main.handled`, looked up when the command runs (cli.main imports this module)."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from cli.main import handled as main_handled
+
+        return main_handled(func)(*args, **kwargs)
+    return wrapper
+
+
+@curate_app.command("validate")
+@handled
+def validate(file: Path = typer.Argument(..., help="A curation file (curation/<source>.yaml)."),
+             seeds: Optional[Path] = typer.Option(None, "--seeds", help="Seeds directory the file is checked against "
+                                                  "(default: the one whose curation/ holds FILE, else ./seeds, else the bundled seeds).")):
+    """Check one curation file (schema, vocabularies, marker ids, quotes) without building.
+
+    Prints `ok: FILE: N evidence items, M links`; on the first problem prints `file:line: field: problem`
+    on stderr and exits 2.
+    """
+    from ingest.add_paper import seeds_of_file
+    from ingest.validate import validate_file
+    from kb.errors import CurationError
+
+    seeds_dir = seeds_of_file(file, seeds)
+    try:
+        result = validate_file(file, seeds_dir)
+    except CurationError as exc:
+        message = str(exc)
+        display = f"curation/{file.name}"
+        if message.startswith(display + ":") and file.parent.resolve() == (seeds_dir / "curation").resolve():
+            message = f"{file}{message[len(display):]}"  # the path as the user typed it: editors can jump to it
+        typer.echo(message, err=True)
+        raise typer.Exit(2)
+    typer.echo(f"ok: {file}: {result.evidence} evidence items, {result.links} links")
+
+
+@curate_app.command("candidates")
+@handled
+def candidates(source: Optional[str] = typer.Argument(None, help="Source id (default: every source)."),
+               db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
+    """Sentences that mention a marker with a number or a comparative word and that no evidence link covers.
+
+    Also reports coverage per source: covered marker sentences / all marker sentences. Exits 0 whether or
+    not candidates remain.
+    """
+    from cli.main import output_format
+    from kb.candidates import candidates as run
+
+    fmt = output_format(fmt)
+    result = run(source, db=db)
+    if fmt == "json":
+        typer.echo(dumps(result))
+        return
+    rows = [[c["source"], c["document"], c["start"], c["end"], c["markers"], c["sentence"]] for c in result["candidates"]]
+    coverage = [[c["source"], c["sentences"], c["covered"], c["coverage"]] for c in result["coverage"]]
+    if fmt == "csv":
+        typer.echo(table(CANDIDATE_COLUMNS, rows, fmt))
+        for c in result["coverage"]:
+            typer.echo(f"kb: coverage {c['source']}: {c['covered']}/{c['sentences']} marker sentences", err=True)
+        return
+    typer.echo(table(COVERAGE_COLUMNS, coverage, fmt))
+    typer.echo("")
+    typer.echo(table(CANDIDATE_COLUMNS, rows, fmt))
+
+
+@curate_app.command("add-paper")
+@handled
+def add_paper(path: Path = typer.Argument(..., help="The paper's text (UTF-8): PDF text, markdown or plain text."),
+              source_id: str = typer.Option(..., "--id", help="Source id: a lower-case slug such as smith2024."),
+              seeds: Optional[Path] = typer.Option(None, "--seeds", help="Seeds directory to add to (default: ./seeds if it has sources.yaml)."),
+              doc_format: Optional[str] = typer.Option(None, "--format", help="pdf-text | markdown | text (default: from the file name: .pdf.txt, .md, else text)."),
+              kind: str = typer.Option("primary study", "--kind", help="primary study | review | case series."),
+              title: Optional[str] = typer.Option(None, "--title", help="Title, as the paper gives it."),
+              authors: List[str] = typer.Option([], "--author", help="An author (repeat, in the paper's order)."),
+              journal: Optional[str] = typer.Option(None, "--journal", help="Journal."),
+              year: Optional[int] = typer.Option(None, "--year", help="Publication year."),
+              doi: Optional[str] = typer.Option(None, "--doi", help="DOI (10.xxxx/...)."),
+              pmid: Optional[str] = typer.Option(None, "--pmid", help="PubMed id."),
+              curator: str = typer.Option("biomarker-kb curation team", "--curator", help="Curator named in the new curation file.")):
+    """Copy a new paper into seeds/papers/, append it to sources.yaml, create its empty curation file.
+
+    Only the bibliographic data given as options is recorded; the rest stays empty. Refuses an existing
+    source id or target file (exit 2). Then add evidence to the curation file and run `kb build --seeds DIR`.
+    """
+    from ingest.add_paper import Bibliography, add_paper as run, default_seeds
+
+    seeds_dir = default_seeds(seeds)
+    bib = Bibliography(title=title, authors=list(authors), journal=journal, year=year, doi=doi, pmid=pmid)
+    added = run(path, source_id, seeds_dir, doc_format, kind, bib, curator)
+    typer.echo(f"added source {added.source_id} ({added.kind}): {seeds_dir / added.paper} "
+               f"({added.n_chars} characters, {added.format}, sha256 {added.sha256[:12]}…)")
+    typer.echo(f"  appended to {seeds_dir / 'sources.yaml'}; created {seeds_dir / added.curation} (evidence: [])")
+    typer.echo(f"next: add evidence items to {seeds_dir / added.curation}, check them with "
+               f"`kb curate validate {seeds_dir / added.curation}`, then `kb build --seeds {seeds_dir}`")

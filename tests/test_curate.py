@@ -1,0 +1,250 @@
+"""The curator's workflow: `kb curate validate`, `kb curate candidates` (coverage), `kb curate add-paper`."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cli.main import app
+
+QUOTE = "Leave-one-out cross-validation method was used to evaluate the model performance"
+
+PAPER = (
+    "# A small cohort\n\n"
+    "In 40 patients with LBCL treated with axi-cel, serum LDH above the upper limit of normal at\n"
+    "conditioning was associated with shorter progression-free survival (HR 2.1, P = 0.03).\n"
+)
+PAPER_QUOTE = ("serum LDH above the upper limit of normal at conditioning was associated with shorter "
+               "progression-free survival (HR 2.1, P = 0.03)")
+
+
+def _item(**overrides) -> dict:
+    item = {
+        "id": "test-item", "marker": "14-gene-signature", "evidence_type": "predictive", "direction": "favorable",
+        "disease": "B-ALL", "therapy": "CD19 CAR-T unspecified", "timepoint": "before lymphodepletion",
+        "specimen": "bone marrow", "outcome": "complete response", "level": "B",
+        "statement": "A test item.", "quotes": [QUOTE],
+    }
+    item.update(overrides)
+    return item
+
+
+def _write_curation(path: Path, source: str, items: list[dict]) -> Path:
+    doc = {"source": source, "curator": "test", "curated_at": "2026-11-22", "evidence": items}
+    path.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=10**6), encoding="utf-8")
+    return path
+
+
+def _json(result) -> dict:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+# ---- validate ------------------------------------------------------------------------------------
+
+def test_validate_ok(runner, seeds_copy):
+    path = _write_curation(seeds_copy / "curation" / "zz-test.yaml", "shao2022", [_item()])
+    result = runner.invoke(app, ["curate", "validate", str(path), "--seeds", str(seeds_copy)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip() == f"ok: {path}: 1 evidence items, 2 links"  # both renditions state it
+
+
+def test_validate_finds_its_seeds_from_the_file(runner, seeds_copy):
+    path = _write_curation(seeds_copy / "curation" / "zz-test.yaml", "shao2022", [_item()])
+    result = runner.invoke(app, ["curate", "validate", str(path)])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("field, value", [("disease", "Martian lymphoma"), ("therapy", "warp-cel"),
+                                          ("timepoint", "next Tuesday")])
+def test_validate_vocabulary_error(runner, seeds_copy, field, value):
+    path = _write_curation(seeds_copy / "curation" / "zz-test.yaml", "shao2022", [_item(**{field: value})])
+    line = next(i for i, text in enumerate(path.read_text().splitlines(), 1) if text.strip().startswith(f"{field}:"))
+    result = runner.invoke(app, ["curate", "validate", str(path), "--seeds", str(seeds_copy)])
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert re.fullmatch(rf"{re.escape(str(path))}:{line}: (?:evidence\.)?{field}: unknown {field} '{re.escape(value)}'.*", lines[0]), lines[0]
+
+
+def test_validate_unfound_quote(runner, seeds_copy):
+    path = _write_curation(seeds_copy / "curation" / "zz-test.yaml", "shao2022",
+                           [_item(quotes=["this sentence is not in the paper at all"])])
+    result = runner.invoke(app, ["curate", "validate", str(path), "--seeds", str(seeds_copy)])
+    assert result.exit_code == 2
+    assert re.match(rf"{re.escape(str(path))}:\d+: (?:evidence\.)?quotes: quote not found", result.stderr), result.stderr
+
+
+# ---- candidates and coverage ---------------------------------------------------------------------
+
+def test_candidates_coverage_per_source(runner, built_db):
+    out = _json(runner.invoke(app, ["curate", "candidates", "--db", str(built_db), "-f", "json"]))
+    assert set(out) == {"kb_version", "coverage", "candidates"}
+    sources = [s["id"] for s in _json(runner.invoke(app, ["sources", "--db", str(built_db), "-f", "json"]))["sources"]]
+    assert sorted(c["source"] for c in out["coverage"]) == sorted(sources)
+    for row in out["coverage"]:
+        assert 0 <= row["covered"] <= row["sentences"]
+        if row["sentences"]:
+            assert 0.0 <= row["coverage"] <= 1.0
+            assert row["coverage"] == pytest.approx(row["covered"] / row["sentences"], abs=1e-4)
+        else:
+            assert row["coverage"] is None
+        uncovered = [c for c in out["candidates"] if c["source"] == row["source"]]
+        assert len(uncovered) == row["sentences"] - row["covered"]
+    assert any(row["covered"] for row in out["coverage"])  # the curated papers are partly covered
+
+
+def test_candidates_are_exact_uncovered_slices(runner, built_db, con):
+    from kb import store
+
+    out = _json(runner.invoke(app, ["curate", "candidates", "--db", str(built_db), "-f", "json"]))
+    texts = {path: text for _, _, path, text in store.document_texts(con)}
+    doc_paths = {doc_id: path for doc_id, _, path, _ in store.document_texts(con)}
+    links: dict[str, list[tuple[int, int]]] = {}
+    for _, doc_id, start, end, _ in store.links(con):
+        links.setdefault(doc_paths[doc_id], []).append((start, end))
+    assert out["candidates"]
+    for c in out["candidates"]:
+        assert texts[c["document"]][c["start"]:c["end"]] == c["sentence"]
+        assert c["markers"] and len(c["markers"]) == len(c["marker_ids"])
+        assert not any(s < c["end"] and c["start"] < e for s, e in links.get(c["document"], [])), c
+
+
+def test_candidates_one_source_and_formats(runner, built_db):
+    out = _json(runner.invoke(app, ["curate", "candidates", "shao2022", "--db", str(built_db), "-f", "json"]))
+    assert [c["source"] for c in out["coverage"]] == ["shao2022"]
+    assert {c["source"] for c in out["candidates"]} <= {"shao2022"}
+    csv_out = runner.invoke(app, ["curate", "candidates", "shao2022", "--db", str(built_db), "-f", "csv"])
+    assert csv_out.exit_code == 0
+    assert csv_out.stdout.splitlines()[0] == "source,document,start,end,markers,sentence"
+    md = runner.invoke(app, ["curate", "candidates", "shao2022", "--db", str(built_db), "-f", "md"])
+    assert md.exit_code == 0 and md.stdout.startswith("| source | sentences | covered | coverage |")
+    unknown = runner.invoke(app, ["curate", "candidates", "no-such-paper", "--db", str(built_db), "-f", "json"])
+    assert unknown.exit_code == 1 and "shao2022" in unknown.stderr
+
+
+def test_adding_a_link_removes_the_candidate(runner, seeds_copy, tmp_path):
+    db = tmp_path / "kb.duckdb"
+    assert runner.invoke(app, ["build", "--seeds", str(seeds_copy), "--db", str(db), "-f", "json"]).exit_code == 0
+    before = _json(runner.invoke(app, ["curate", "candidates", "--db", str(db), "-f", "json"]))
+    target = next(c for c in before["candidates"] if len(c["sentence"].strip()) >= 40)
+    item = _item(id="zz-test-covers-candidate", marker=target["marker_ids"][0], quotes=[target["sentence"]])
+    _write_curation(seeds_copy / "curation" / "zz-test.yaml", target["source"], [item])
+    assert runner.invoke(app, ["build", "--seeds", str(seeds_copy), "--db", str(db), "-f", "json"]).exit_code == 0
+    after = _json(runner.invoke(app, ["curate", "candidates", "--db", str(db), "-f", "json"]))
+    key = lambda c: (c["document"], c["start"], c["end"])  # noqa: E731
+    assert key(target) not in {key(c) for c in after["candidates"]}
+    assert len(after["candidates"]) < len(before["candidates"])
+    cov = lambda out: next(r for r in out["coverage"] if r["source"] == target["source"])  # noqa: E731
+    assert cov(after)["covered"] > cov(before)["covered"]
+    assert cov(after)["sentences"] == cov(before)["sentences"]
+
+
+def test_candidates_are_fast(built_db):
+    import time
+
+    from kb.candidates import candidates
+
+    started = time.perf_counter()
+    candidates(db=built_db)
+    assert time.perf_counter() - started < 2.0
+
+
+# ---- add-paper -----------------------------------------------------------------------------------
+
+def test_add_paper_end_to_end(runner, seeds_copy, tmp_path):
+    paper = tmp_path / "smith-cohort.md"
+    paper.write_text(PAPER, encoding="utf-8")
+    manifest_before = (seeds_copy / "sources.yaml").read_text(encoding="utf-8")
+    result = runner.invoke(app, ["curate", "add-paper", str(paper), "--id", "smith2024", "--seeds", str(seeds_copy),
+                                 "--title", "A small cohort", "--year", "2024", "--author", "Ann Smith"])
+    assert result.exit_code == 0, result.output
+    assert (seeds_copy / "papers" / "smith2024.md").read_bytes() == paper.read_bytes()
+    manifest = (seeds_copy / "sources.yaml").read_text(encoding="utf-8")
+    assert manifest.startswith(manifest_before)  # appended: comments and layout kept
+    source = yaml.safe_load(manifest)["sources"][-1]
+    assert source["id"] == "smith2024" and source["title"] == "A small cohort" and source["year"] == 2024
+    assert source["doi"] is None and source["journal"] is None  # nothing invented
+    assert source["documents"][0]["original_name"] == "smith-cohort.md"
+    assert source["documents"][0]["format"] == "markdown"
+    curation = seeds_copy / "curation" / "smith2024.yaml"
+    assert yaml.safe_load(curation.read_text())["evidence"] == []
+
+    item = _item(id="smith2024-ldh-pfs", marker="ldh", evidence_type="prognostic", direction="unfavorable",
+                 disease="LBCL", therapy="axi-cel", timepoint="at conditioning", specimen="serum",
+                 outcome="progression-free survival", n_patients=40,
+                 rule={"operator": ">", "value": 1, "unit": "ULN", "reference": "ULN"},
+                 effect={"measure": "HR", "value": 2.1, "p": 0.03, "p_text": "P = 0.03"},
+                 statement="LDH above ULN at conditioning: shorter PFS (HR 2.1).", quotes=[PAPER_QUOTE])
+    _write_curation(curation, "smith2024", [item])
+    assert runner.invoke(app, ["curate", "validate", str(curation)]).exit_code == 0
+    db = tmp_path / "kb.duckdb"
+    built = runner.invoke(app, ["build", "--seeds", str(seeds_copy), "--db", str(db), "-f", "json"])
+    assert built.exit_code == 0, built.output
+
+    out = _json(runner.invoke(app, ["query", "--marker", "LDH", "--db", str(db), "-f", "json"]))
+    found = [e for e in out["evidence"] if e["id"] == "smith2024-ldh-pfs"]
+    assert len(found) == 1 and found[0]["source"]["id"] == "smith2024"
+    (link,) = found[0]["links"]
+    assert link["document"] == "papers/smith2024.md"
+    assert link["quote"] == PAPER[link["start"]:link["end"]]
+    assert "\n" in link["quote"]  # the quote spans the paper's line break
+    cov = _json(runner.invoke(app, ["curate", "candidates", "smith2024", "--db", str(db), "-f", "json"]))
+    assert cov["coverage"] == [{"source": "smith2024", "sentences": 1, "covered": 1, "coverage": 1.0}]
+    assert cov["candidates"] == []
+
+
+def _unchanged(seeds: Path, manifest: bytes, source_id: str) -> None:
+    assert (seeds / "sources.yaml").read_bytes() == manifest
+    assert not list((seeds / "papers").glob(f"{source_id}*"))
+    assert not (seeds / "curation" / f"{source_id}.yaml").exists() or source_id == "shao2022"
+
+
+def test_add_paper_refuses_duplicate_id(runner, seeds_copy, tmp_path):
+    paper = tmp_path / "paper.md"
+    paper.write_text(PAPER, encoding="utf-8")
+    manifest = (seeds_copy / "sources.yaml").read_bytes()
+    result = runner.invoke(app, ["curate", "add-paper", str(paper), "--id", "shao2022", "--seeds", str(seeds_copy)])
+    assert result.exit_code == 2
+    assert "shao2022" in result.stderr and "exists already" in result.stderr
+    assert (seeds_copy / "sources.yaml").read_bytes() == manifest
+
+    assert runner.invoke(app, ["curate", "add-paper", str(paper), "--id", "new2024", "--seeds", str(seeds_copy)]).exit_code == 0
+    manifest = (seeds_copy / "sources.yaml").read_bytes()
+    again = runner.invoke(app, ["curate", "add-paper", str(paper), "--id", "new2024", "--seeds", str(seeds_copy)])
+    assert again.exit_code == 2 and "new2024" in again.stderr
+    assert (seeds_copy / "sources.yaml").read_bytes() == manifest
+
+
+def test_add_paper_refuses_non_utf8(runner, seeds_copy, tmp_path):
+    paper = tmp_path / "latin1.txt"
+    paper.write_bytes("Lactate d\u00e9shydrog\u00e9nase \u00e9lev\u00e9e.\n".encode("latin-1"))
+    manifest = (seeds_copy / "sources.yaml").read_bytes()
+    result = runner.invoke(app, ["curate", "add-paper", str(paper), "--id", "latin2024", "--seeds", str(seeds_copy)])
+    assert result.exit_code == 2
+    assert "not UTF-8" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    _unchanged(seeds_copy, manifest, "latin2024")
+
+
+def test_add_paper_needs_a_seeds_directory(runner, tmp_path, monkeypatch):
+    paper = tmp_path / "paper.md"
+    paper.write_text(PAPER, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["curate", "add-paper", str(paper), "--id", "x2024"])
+    assert result.exit_code == 2 and "--seeds" in result.stderr
+
+
+def test_add_paper_uses_dot_seeds(runner, seeds_copy, tmp_path, monkeypatch):
+    paper = tmp_path / "paper.pdf.txt"
+    paper.write_text(PAPER, encoding="utf-8")
+    monkeypatch.chdir(seeds_copy.parent)
+    result = runner.invoke(app, ["curate", "add-paper", str(paper), "--id", "y2024", "--kind", "review"])
+    assert result.exit_code == 0, result.output
+    source = yaml.safe_load((seeds_copy / "sources.yaml").read_text())["sources"][-1]
+    assert source["kind"] == "review"
+    assert source["documents"][0] == {"path": "papers/y2024.pdf.txt", "original_name": "paper.pdf.txt",
+                                      "sha256": source["documents"][0]["sha256"], "format": "pdf-text"}
