@@ -16,7 +16,7 @@ from kb.errors import InputError, NotFound
 from kb.normalize import digit_groups, norm, norm_words
 
 FUZZY_CUTOFF = 80.0
-NEAR_TIE = 3.0  # points of WRatio within which two markers are indistinguishable
+NEAR_TIE = 6.0  # WRatio points within which two markers are indistinguishable (its length-ratio steps are 5)
 MIN_FUZZY_LEN = 4  # normalised characters below which a spelling must match exactly
 SAME_WORD = 85.0  # without a shared word, a spelling must be this close as a whole (a typo)
 

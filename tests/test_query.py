@@ -1,0 +1,172 @@
+"""`kb query` and friends: the JSON contracts of DESIGN §5, filters, exit codes, the Python API."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+
+import duckdb
+import pytest
+
+from cli.main import app
+from kb import query
+
+EVIDENCE_KEYS = {"id", "marker", "marker_id", "evidence_type", "direction", "disease", "therapy", "therapy_class",
+                 "timepoint", "specimen", "outcome", "rule", "effect", "n_patients", "level", "cited_reference",
+                 "statement", "status", "curator", "curated_at", "source", "links"}
+
+
+def run_json(runner, db, *args):
+    result = runner.invoke(app, [*args, "--db", str(db), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_query_json_shape(runner, built_db):
+    out = run_json(runner, built_db, "query", "--marker", "lactate dehydrogenase")
+    assert set(out) == {"kb_version", "query", "evidence"}
+    assert out["kb_version"]["schema"] == 1 and re.fullmatch(r"[0-9a-f]{16}", out["kb_version"]["content"])
+    assert out["query"]["resolved"]["id"] == "ldh" and out["query"]["resolved"]["name"] == "LDH"
+    assert out["query"]["resolved"]["score"] == 100.0
+    assert len(out["evidence"]) >= 5
+    for item in out["evidence"]:
+        assert set(item) == EVIDENCE_KEYS
+        assert item["marker"] == "LDH" and item["marker_id"] == "ldh"
+        assert set(item["source"]) == {"id", "title", "doi", "year"}
+        assert item["links"], item["id"]
+        for link in item["links"]:
+            assert set(link) >= {"document", "sha256", "start", "end", "quote"}
+            assert link["document"].startswith("papers/") and link["end"] > link["start"]
+        if item["rule"]:
+            assert set(item["rule"]) == {"operator", "value", "value_high", "unit", "reference", "category"}
+
+
+def test_link_quotes_are_the_document_text(runner, built_db, seeds_dir):
+    out = run_json(runner, built_db, "query", "--marker", "TMTV")
+    for item in out["evidence"]:
+        for link in item["links"]:
+            text = (seeds_dir / link["document"]).read_text(encoding="utf-8")
+            assert text[link["start"]:link["end"]] == link["quote"]
+
+
+def test_strongest_first(con):
+    items = query.evidence("LDH", con=con)["evidence"]
+    keys = [("ABCDE".index(i["level"]), -(i["n_patients"] or -1)) for i in items]
+    assert keys == sorted(keys)
+
+
+def test_filters(con):
+    everything = query.evidence("LDH", con=con)["evidence"]
+    lbcl = query.evidence("LDH", disease="large B-cell lymphoma", con=con)["evidence"]
+    assert lbcl and all(i["disease"] in {"LBCL", "DLBCL", "PMBCL", "tFL", "HGBL"} for i in lbcl)  # subtypes included
+    assert len(lbcl) < len(everything)
+    car_t = query.evidence("LDH", therapy="CD19 CAR-T", con=con)["evidence"]
+    assert car_t and all(i["therapy_class"] == "CD19 CAR-T" for i in car_t)
+    unfav = query.evidence("LDH", direction="unfavorable", con=con)["evidence"]
+    assert unfav and all(i["direction"] == "unfavorable" for i in unfav)
+    prog = query.evidence("LDH", evidence_type="prognostic", con=con)["evidence"]
+    assert all(i["evidence_type"] == "prognostic" for i in prog)
+    blina = query.evidence("CD19 ex2part", therapy="blinatumomab", con=con)["evidence"]
+    assert blina and all(i["therapy"] == "blinatumomab" for i in blina)
+
+
+def test_unknown_filter_values_are_bad_input(runner, built_db):
+    result = runner.invoke(app, ["query", "--marker", "LDH", "--disease", "melanoma", "--db", str(built_db)])
+    assert result.exit_code == 2 and "unknown disease 'melanoma'" in result.stderr
+    result = runner.invoke(app, ["query", "--marker", "LDH", "--direction", "worse", "--db", str(built_db)])
+    assert result.exit_code == 2 and "--direction" in result.stderr
+
+
+def test_unresolvable_marker_exits_1_with_nearest(runner, built_db):
+    result = runner.invoke(app, ["query", "--marker", "lactate dehydrogenaze isoenzyme 5", "--db", str(built_db)])
+    assert result.exit_code == 1
+    assert "no marker matches" in result.stderr and "LDH" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_status_filter(tmp_path, built_db, runner):
+    db = tmp_path / "kb.duckdb"
+    shutil.copy(built_db, db)
+    con = duckdb.connect(str(db))
+    first = con.execute("SELECT id FROM evidence WHERE marker_id = 'ldh' ORDER BY id LIMIT 1").fetchone()[0]
+    con.execute("UPDATE evidence SET status = 'submitted' WHERE id = ?", [first])
+    con.close()
+    shown = {i["id"] for i in run_json(runner, db, "query", "--marker", "LDH")["evidence"]}
+    assert first not in shown
+    shown_all = {i["id"] for i in run_json(runner, db, "query", "--marker", "LDH", "--status", "all")["evidence"]}
+    assert first in shown_all
+
+
+def test_markers_json(runner, built_db):
+    out = run_json(runner, built_db, "markers")
+    assert set(out) == {"kb_version", "markers"}
+    by_name = {m["name"]: m for m in out["markers"]}
+    for name in ["14-gene signature", "CD19 ex2part", "LDH", "TMTV", "TP53", "CAR-T Cmax", "IL-6", "CRP", "IFN-γ", "IL-10", "TNF-α"]:
+        assert set(by_name[name]) == {"id", "name", "full_name", "kind", "unit", "aliases", "n_evidence", "loinc", "hgnc_symbol"}
+        assert by_name[name]["n_evidence"] >= 1, name
+    assert by_name["LDH"]["loinc"] == "2532-0" and "lactate dehydrogenase" in by_name["LDH"]["aliases"]
+    assert by_name["CRP"]["loinc"] == "1988-5" and by_name["IL-6"]["loinc"] == "26881-3"
+    assert "LDH" not in by_name["LDH"]["aliases"]  # the display name is not repeated as an alias
+
+
+def test_sources_json(runner, built_db):
+    out = run_json(runner, built_db, "sources")
+    ids = {s["id"]: s for s in out["sources"]}
+    assert set(ids) == {"shao2022", "xu2023", "cart19-ball-cases", "blina-ball-2021"}
+    assert len(ids["shao2022"]["documents"]) == 2
+    assert ids["cart19-ball-cases"]["title"] is None and ids["cart19-ball-cases"]["doi"] is None  # not in the text
+
+
+def test_show_highlights_quote_with_context(runner, built_db):
+    item = run_json(runner, built_db, "query", "--marker", "TMTV")["evidence"][0]
+    out = run_json(runner, built_db, "show", item["id"])["evidence"]
+    for link in out["links"]:
+        assert len(link["before"]) <= 200 and len(link["after"]) <= 200
+    text = runner.invoke(app, ["show", item["id"], "--db", str(built_db), "--format", "table"]).stdout
+    assert f"»{out['links'][0]['quote']}«".split()[0] in text
+    missing = runner.invoke(app, ["show", "no-such-item", "--db", str(built_db)])
+    assert missing.exit_code == 1 and "nearest ids" in missing.stderr
+
+
+def test_check_passes_then_detects_tampering(runner, built_db, tmp_path):
+    result = runner.invoke(app, ["check", "--db", str(built_db), "--format", "json"])
+    assert result.exit_code == 0 and json.loads(result.stdout)["ok"] is True
+    db = tmp_path / "kb.duckdb"
+    shutil.copy(built_db, db)
+    con = duckdb.connect(str(db))
+    con.execute('UPDATE evidence_link SET "end" = "end" + 1 WHERE evidence_id = (SELECT min(evidence_id) FROM evidence_link)')
+    con.close()
+    result = runner.invoke(app, ["check", "--db", str(db), "--format", "table"])
+    assert result.exit_code == 1 and "MISMATCH" in result.stdout and "quote differs" in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["table", "csv", "md"])
+def test_text_formats(runner, built_db, fmt):
+    result = runner.invoke(app, ["query", "--marker", "LDH", "--db", str(built_db), "--format", fmt])
+    assert result.exit_code == 0
+    first = result.stdout.splitlines()[0]
+    assert {"table": first.startswith("id "), "csv": first.startswith("id,marker,"), "md": first.startswith("| id |")}[fmt]
+
+
+def test_bad_format_is_refused(runner, built_db):
+    result = runner.invoke(app, ["markers", "--db", str(built_db), "--format", "xml"])
+    assert result.exit_code == 2 and "--format" in result.stderr
+
+
+def test_default_db_is_built_on_first_use_and_rebuilt_on_change(runner, tmp_path, monkeypatch, seeds_copy):
+    import kb.paths
+
+    monkeypatch.setattr(kb.paths, "bundled_seeds", lambda: seeds_copy)
+    import kb.store
+
+    monkeypatch.setattr(kb.store, "bundled_seeds", lambda: seeds_copy)
+    first = runner.invoke(app, ["query", "--marker", "LDH", "--format", "json"])
+    assert first.exit_code == 0 and "no database yet" in first.stderr
+    db = tmp_path / "xdg" / "biomarker-kb" / "kb.duckdb"
+    assert db.exists()
+    again = runner.invoke(app, ["query", "--marker", "LDH", "--format", "json"])
+    assert "building" not in again.stderr
+    (seeds_copy / "curation" / "shao2022.yaml").write_text((seeds_copy / "curation" / "shao2022.yaml").read_text() + "\n# edited\n")
+    changed = runner.invoke(app, ["query", "--marker", "LDH", "--format", "json"])
+    assert "seeds changed" in changed.stderr
+    assert json.loads(changed.stdout)["kb_version"]["content"] != json.loads(again.stdout)["kb_version"]["content"]

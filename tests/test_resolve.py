@@ -1,0 +1,79 @@
+"""Marker resolution: exact, normalised, guarded fuzzy; ambiguity refused; nonsense resolves to nothing."""
+from __future__ import annotations
+
+import pytest
+
+from kb.resolve import AmbiguousMarker, MarkerIndex, UnknownMarker
+
+SPELLINGS = {
+    "LDH": "ldh", "ldh": "ldh", "lactate dehydrogenase": "ldh", "Lactate Dehydrogenase": "ldh",
+    "lactate dehydrogenas": "ldh", "serum LDH": "ldh", "lactic dehydrogenase": "ldh",
+    "IL-6": "il-6", "IL6": "il-6", "il 6": "il-6", "interleukin-6": "il-6", "interleukin 6": "il-6", "Interleukin6": "il-6",
+    "IL-10": "il-10", "interleukin-10": "il-10",
+    "IFN-γ": "ifn-gamma", "IFN gamma": "ifn-gamma", "interferon gamma": "ifn-gamma", "interferon gama": "ifn-gamma", "IFNG": "ifn-gamma",
+    "TNF-α": "tnf-alpha", "TNF alpha": "tnf-alpha", "tumor necrosis factor alpha": "tnf-alpha",
+    "CRP": "crp", "C-reactive protein": "crp", "c reactive protein": "crp",
+    "TMTV": "tmtv", "total metabolic tumor volume": "tmtv", "total metabolic tumour volume": "tmtv", "metabolic tumor volume": "tmtv",
+    "TP53": "tp53", "p53": "tp53", "TP53 mutation": "tp53",
+    "Cmax": "cart-cmax", "peak CAR-T expansion": "cart-cmax", "peak CAR T expansion": "cart-cmax",
+    "CD19 ex2part": "cd19-ex2part", "ex2part": "cd19-ex2part",
+    "14-gene signature": "14-gene-signature", "14 gene signature": "14-gene-signature", "fourteen gene signature": "14-gene-signature",
+    "ferritin": "ferritin", "absolute lymphocyte count": "alc", "platelet count": "platelets",
+}
+NONSENSE = ["banana", "qwertyuiop", "interleukin 2", "xyz 123", "zzzz", "the", "kidney stone"]
+
+
+@pytest.fixture()
+def index(con):
+    return MarkerIndex(con)
+
+
+def test_at_least_thirty_spellings(index):
+    assert len(SPELLINGS) >= 30
+    wrong = {text: index.resolve(text).id for text in SPELLINGS if index.resolve(text).id != SPELLINGS[text]}
+    assert wrong == {}
+
+
+def test_resolution_says_how(index):
+    assert index.resolve("LDH").how == "exact"
+    assert index.resolve("Interleukin6").how == "normalized"
+    fuzzy = index.resolve("interferon gama")
+    assert fuzzy.how == "fuzzy" and 80 <= fuzzy.score < 100
+
+
+@pytest.mark.parametrize("text", NONSENSE)
+def test_nonsense_resolves_to_nothing(index, text):
+    with pytest.raises(UnknownMarker):
+        index.resolve(text)
+
+
+def test_digit_groups_guard(index):
+    # 'interleukin-8' must be IL-8 and never IL-6 or IL-10, however close the letters are.
+    assert index.resolve("interleukin-8").id == "il-8"
+    assert index.resolve("interleukin 12").id == "il-12"
+    with pytest.raises(UnknownMarker):
+        index.resolve("interleukin-7")
+
+
+def test_unknown_marker_names_the_nearest(index):
+    with pytest.raises(UnknownMarker) as info:
+        index.resolve("lactate dehydrogenaze isoenzyme 5")
+    assert "LDH" in info.value.nearest
+
+
+def test_near_tie_is_ambiguous_not_picked(con):
+    index = MarkerIndex(con)
+    # Two markers whose spellings differ only by the last word: a query between them is a near tie.
+    index.aliases = [("a", "serum marker alpha", "serummarkeralpha"), ("b", "serum marker beta", "serummarkerbeta")]
+    index.names = {"a": "Alpha", "b": "Beta"}
+    index.by_alias, index.by_norm = {}, {}
+    with pytest.raises(AmbiguousMarker) as info:
+        index.resolve("serum marker")
+    assert {name for name, _ in info.value.candidates} == {"Alpha", "Beta"}
+
+
+def test_empty_input_is_bad_input(index):
+    from kb.errors import InputError
+
+    with pytest.raises(InputError):
+        index.resolve("  ")
