@@ -59,7 +59,8 @@ def validate(file: Path = typer.Argument(..., help="A curation file (curation/<s
             message = f"{file}{message[len(display):]}"  # the path as the user typed it: editors can jump to it
         typer.echo(message, err=True)
         raise typer.Exit(2)
-    typer.echo(f"ok: {file}: {result.evidence} evidence items, {result.links} links")
+    plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
+    typer.echo(f"ok: {file}: {plural(result.evidence, 'evidence item')}, {plural(result.links, 'link')}")
 
 
 @curate_app.command("candidates")

@@ -137,17 +137,21 @@ class AliasMatcher:
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.names = store.marker_names(con)
-        self.by_key: dict[str, str] = {}
+        self.by_key: dict[str, str | None] = {}  # normalised spelling -> marker id (None: a therapy name)
         self.token_counts: dict[str, set[int]] = {}
         for marker_id, alias, key in store.marker_aliases(con):
             if not key:
                 continue
             self.by_key.setdefault(key, marker_id)
             self.token_counts.setdefault(key, set()).add(len(_TOKEN.findall(alias)))
+        for key in store.term_aliases(con, "therapy"):  # 'CD19 CAR-T' names a therapy, not a CD19 measurement:
+            if len(key) >= 6:  # matched like an alias, then dropped
+                self.by_key.setdefault(key, None)
+                self.token_counts.setdefault(key, set())
         self.prefixes = {key[:i] for key in self.by_key for i in range(1, len(key) + 1)}
         self.long: dict[str, list[str]] = {}  # near misses keep their first characters: block on them
         for key in sorted(self.by_key):
-            if len(key) >= FUZZY_MIN_LEN:
+            if len(key) >= FUZZY_MIN_LEN and self.by_key[key] is not None:
                 self.long.setdefault(key[:_BLOCK], []).append(key)
         self.band = {block: (int(min(map(len, keys)) * _BAND), int(max(map(len, keys)) / _BAND) + 1)
                      for block, keys in self.long.items()}
@@ -167,8 +171,8 @@ class AliasMatcher:
             if best is None:
                 i += 1
                 continue
-            key = "".join(t[2] for t in tokens[i:best + 1])
-            found.append(Mention(self.by_key[key], tokens[i][0], tokens[best][1], False))
+            marker_id = self.by_key["".join(t[2] for t in tokens[i:best + 1])]
+            found.append(Mention(marker_id, tokens[i][0], tokens[best][1], False))
             i = best + 1
         return found
 
@@ -257,21 +261,22 @@ def _marker_sentences(documents, matcher: AliasMatcher) -> list[_Sentence]:
             if _REFERENCE_ENTRY.search(text, start, end):
                 continue
             sent_tokens = tokens[bisect.bisect_left(starts, start):bisect.bisect_left(starts, end)]
-            mentions = matcher.exact(sent_tokens)
-            taken = {t[0] for t in sent_tokens if any(m.start <= t[0] < m.end for m in mentions)}
+            matched = matcher.exact(sent_tokens)
+            taken = {t[0] for t in sent_tokens if any(m.start <= t[0] < m.end for m in matched)}
             matcher.windows(sent_tokens, taken, windows)
+            mentions = [m for m in matched if m.marker_id is not None]
             pending.append(((start, end), mentions, sent_tokens))
         near = matcher.fuzzy(windows)
         near_by_start: dict[int, list[tuple[float, int, str]]] = {}
         for (s, e), (marker_id, score) in near.items():
             near_by_start.setdefault(s, []).append((-score, e, marker_id))
         for (start, end), mentions, sent_tokens in pending:
-            used: set[int] = set()
+            used = {t[0] for t in sent_tokens if any(m.start <= t[0] < m.end for m in mentions)}
             for tok_start, _, _ in sent_tokens:
                 for _, e, marker_id in sorted(near_by_start.get(tok_start, [])):  # best score, then shortest
-                    if e <= end and used.isdisjoint(range(tok_start, e)):
+                    if e <= end and tok_start not in used:
                         mentions.append(Mention(marker_id, tok_start, e, True))
-                        used.update(range(tok_start, e))
+                        used.update(t[0] for t in sent_tokens if tok_start <= t[0] < e)
                         break
             if not mentions:
                 continue

@@ -49,7 +49,7 @@ def test_validate_ok(runner, seeds_copy):
     path = _write_curation(seeds_copy / "curation" / "zz-test.yaml", "shao2022", [_item()])
     result = runner.invoke(app, ["curate", "validate", str(path), "--seeds", str(seeds_copy)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.strip() == f"ok: {path}: 1 evidence items, 2 links"  # both renditions state it
+    assert result.stdout.strip() == f"ok: {path}: 1 evidence item, 2 links"  # both renditions state it
 
 
 def test_validate_finds_its_seeds_from_the_file(runner, seeds_copy):

@@ -1,0 +1,149 @@
+"""Speed measurements, each printed next to a baseline measured in the same run on the same machine.
+
+    python benchmarks/run.py            # everything
+    python benchmarks/run.py query build
+
+Sections (issue numbers in brackets): cold CLI start [2], query latency on 1,000,000 evidence rows [2],
+build of the seeds [2], and the PAM sections registered in benchmarks/pam_bench.py [4].
+Nothing here is a test: numbers vary by machine, ratios much less.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WORK = Path(tempfile.mkdtemp(prefix="kb-bench-"))
+SECTIONS = {}
+
+
+def section(name):
+    def register(func):
+        SECTIONS[name] = func
+        return func
+    return register
+
+
+def report(label: str, value: float, baseline: float, unit: str, goal: str) -> None:
+    print(f"  {label:<58} {value:10.3f} {unit:<4} baseline {baseline:10.3f} {unit:<4} ratio {value / baseline:6.2f}x   goal: {goal}")
+
+
+def timed_runs(cmd: list[str], n: int, env: dict | None = None) -> float:
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def seeds_db() -> Path:
+    from ingest.build import build
+    from kb.paths import bundled_seeds
+
+    db = WORK / "seeds.duckdb"
+    if not db.exists():
+        build(bundled_seeds(), db)
+    return db
+
+
+@section("cli")
+def cold_cli() -> None:
+    """(a) cold `kb query --marker LDH` against `python -c 'import typer, duckdb'`."""
+    db = seeds_db()
+    kb = shutil.which("kb") or str(Path(sys.executable).with_name("kb"))
+    env = dict(os.environ, KB_DB=str(db))
+    for _ in range(2):  # warm the OS file cache and .pyc files for both sides
+        timed_runs([sys.executable, "-c", "import typer, duckdb"], 1)
+        timed_runs([kb, "query", "--marker", "LDH", "--format", "json"], 1, env)
+    baseline = timed_runs([sys.executable, "-c", "import typer, duckdb"], 9)
+    value = timed_runs([kb, "query", "--marker", "LDH", "--format", "json"], 9, env)
+    print("(a) cold CLI, median of 9 runs")
+    report("kb query --marker LDH (json)", value * 1000, baseline * 1000, "ms", "<= 1.5x")
+
+
+@section("query")
+def query_latency() -> None:
+    """(b) in-process query latency on a synthetic knowledge base of 1,000,000 evidence rows."""
+    import duckdb
+
+    from kb import query, store
+
+    db = WORK / "million.duckdb"
+    shutil.copy(seeds_db(), db)
+    con = duckdb.connect(str(db))
+    n_rows, n_markers = 1_000_000, 20_000
+    started = time.perf_counter()
+    con.execute("""INSERT INTO marker (id, name, kind)
+                   SELECT 'syn-' || i, 'Synthetic ' || i, 'other' FROM range(?) t(i)""", [n_markers])
+    con.execute("INSERT INTO marker_alias (marker_id, alias, norm) SELECT id, name, lower(replace(name, ' ', '')) FROM marker WHERE id LIKE 'syn-%'")
+    # One bulk INSERT ... SELECT per table: row-by-row inserts are about 100x slower.
+    con.execute("""
+        INSERT INTO evidence SELECT
+          'syn-ev-' || i, 'xu2023', 'syn-' || (hash(i) % ?), 'prognostic',
+          CASE i % 3 WHEN 0 THEN 'unfavorable' WHEN 1 THEN 'favorable' ELSE 'none' END,
+          'LBCL', 'axi-cel', 'CD19 CAR-T', 'baseline', 'serum', 'progression-free survival',
+          '>', (i % 500)::DOUBLE, NULL, 'U/L', 'absolute', NULL,
+          'HR', 1 + (i % 40) / 10.0, NULL, NULL, NULL, NULL, 'synthetic', '[]',
+          100 + i % 400, 'B', NULL, 'synthetic item', 'accepted', 'bench', DATE '2026-01-01', 'synthetic', 0
+        FROM range(?) t(i)""", [n_markers, n_rows])
+    con.execute("""INSERT INTO evidence_link SELECT 'syn-ev-' || i, 'xu2023.md', i % 60000, i % 60000 + 40, 'synthetic quote'
+                   FROM range(?) t(i)""", [n_rows])
+    con.close()
+    load = time.perf_counter() - started
+    con = store.connect(db)
+    total = con.execute("SELECT count(*) FROM evidence").fetchone()[0]
+    targets = [f"Synthetic {i}" for i in range(0, n_markers, n_markers // 50)]
+
+    def median_ms(fn) -> float:
+        fn(targets[0])
+        times = []
+        for name in targets:
+            started = time.perf_counter()
+            fn(name)
+            times.append(time.perf_counter() - started)
+        return statistics.median(times) * 1000
+
+    raw_ids = dict(con.execute("SELECT name, id FROM marker").fetchall())
+    baseline = median_ms(lambda name: con.execute("SELECT * FROM evidence WHERE marker_id = ?", [raw_ids[name]]).fetchall())
+    value = median_ms(lambda name: query.evidence(name, con=con))
+    per = con.execute("SELECT count(*) FROM evidence WHERE marker_id = 'syn-0'").fetchone()[0]
+    print(f"(b) query latency, {total:,} evidence rows and links (bulk-loaded in {load:.1f} s), ~{per} rows per marker, median of {len(targets)}")
+    report("kb.query.evidence(marker) incl. resolution, links, JSON", value, baseline, "ms", "median <= 5 ms")
+
+
+@section("build")
+def build_seeds() -> None:
+    """(c) `kb build` of the seeds against importing the write-path libraries."""
+    kb = shutil.which("kb") or str(Path(sys.executable).with_name("kb"))
+    db = WORK / "build.duckdb"
+    baseline = timed_runs([sys.executable, "-c", "import sqlmodel, duckdb_engine, yaml, pydantic"], 3)
+    value = timed_runs([kb, "build", "--db", str(db), "--format", "json"], 3)
+    print("(c) kb build of the seeds, median of 3 runs")
+    report("kb build (all seeds, one transaction)", value, baseline, "s", "< 5 s")
+
+
+def main(argv: list[str]) -> None:
+    try:
+        import pam_bench  # noqa: F401  (registers the PAM sections)
+    except ImportError:
+        pass
+    chosen = argv or list(SECTIONS)
+    print(f"biomarker-kb benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+    try:
+        for name in chosen:
+            SECTIONS[name]()
+    finally:
+        shutil.rmtree(WORK, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).parent))
+    main(sys.argv[1:])
