@@ -19,7 +19,6 @@ curate_app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 DbOption = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory).")
 FormatOption = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), csv, md.")
-SeedsOption = typer.Option(None, "--seeds", help="Seeds directory (sources.yaml, vocabulary.yaml, markers/, curation/, papers/).")
 
 CANDIDATE_COLUMNS = ["source", "document", "start", "end", "markers", "sentence"]
 COVERAGE_COLUMNS = ["source", "sentences", "covered", "coverage"]

@@ -39,6 +39,12 @@ def _run(patient: Path, fmt: Optional[str], priors: str, out: Optional[Path], db
     if priors not in ("published", "equal"):
         fail(f"--priors: expected published or equal, got {priors!r}")
     summaries, kind = evaluate_path(patient, priors=priors, db=db)
+    for s in summaries:
+        for o in s["patient"]["observations"]:
+            r = o["resolved"]
+            if r["how"] == "fuzzy":
+                typer.echo(f"kb: {s['patient']['source']}: {o['marker']!r} resolved to {r['name']} (via {r['alias']!r}, "
+                           f"score {r['score']})", err=True)
     if out is not None:
         _write(summaries, fmt, out)
         return
@@ -162,9 +168,9 @@ def render_table(s: dict) -> str:
                          f["n_patients"], _rule(f["rule"]), f["evidence_id"], _quote(f, 48)])
     if rows:
         lines.append(table(["marker", "observed", "verdict", "applicability", "level", "n", "rule", "evidence", "quote"], rows, "table"))
-        applicable = [f for f in s["findings"] if f["applicability"]["level"] != "not_applicable"]
-        if applicable:
-            lines += ["", "Applicable findings:"] + [f"  [{f['evidence_id']}] {f['explanation']}" for f in applicable]
+        said = [f for f in s["findings"] if f["applicability"]["level"] != "not_applicable" and f["verdict"] != "indeterminate"]
+        if said:
+            lines += ["", "What the applicable evidence says:"] + [f"  [{f['evidence_id']}] {f['explanation']}" for f in said]
     else:
         lines.append("No evidence items for the observed markers.")
     if s["pam"]:

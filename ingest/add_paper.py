@@ -59,7 +59,7 @@ def default_seeds(explicit: Path | None, cwd: Path | None = None) -> Path:
         if not (explicit / MANIFEST).is_file():
             raise InputError(f"--seeds: {explicit} has no {MANIFEST}; expected a seeds directory")
         return explicit
-    here = (cwd or Path.cwd()) / "seeds"
+    here = cwd / "seeds" if cwd is not None else Path("seeds")
     if (here / MANIFEST).is_file():
         return here
     raise InputError(f"no seeds directory here (./seeds/{MANIFEST} does not exist); pass --seeds DIR")

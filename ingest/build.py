@@ -49,6 +49,9 @@ def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
         curated.evidence.extend(part.evidence)
         curated.links.extend(part.links)
 
+    # Stored in marker order, links in evidence order: one marker's rows share storage blocks.
+    curated.evidence.sort(key=lambda e: (e.marker_id, e.id))
+    curated.links.sort(key=lambda link: (link.marker_id, link.evidence_id, link.document_id, link.start))
     marker_by_norm = {a.norm: a.marker_id for a in dictionary.aliases}
     models, genes = [], []
     for si, src in enumerate(manifest.sources):

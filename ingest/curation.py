@@ -66,7 +66,7 @@ def load_curation(path: Path, display: str, dictionary: Dictionary, texts: Texts
             terms[vocab] = term
         out.evidence.append(_evidence_row(item, parsed, marker_id, terms, display, located.line(*loc, "id")))
         for qi, quote in enumerate(item.quotes):
-            links = _resolve(quote, item.id, texts.of_source(parsed.source), texts)
+            links = _resolve(quote, item.id, marker_id, texts.of_source(parsed.source), texts)
             if not links:
                 short = quote if len(quote) <= 80 else quote[:77] + "..."
                 raise located.error(loc + ("quotes", qi), f"quote not found in any rendition of {parsed.source}: {short!r}")
@@ -74,13 +74,13 @@ def load_curation(path: Path, display: str, dictionary: Dictionary, texts: Texts
     return out
 
 
-def _resolve(quote: str, evidence_id: str, documents: list[Document], texts: Texts) -> list[EvidenceLink]:
+def _resolve(quote: str, evidence_id: str, marker_id: str, documents: list[Document], texts: Texts) -> list[EvidenceLink]:
     links = []
     for doc in documents:
         span = spans.find(quote, texts.folded(doc), doc.text)
         if span is not None:
             links.append(EvidenceLink(evidence_id=evidence_id, document_id=doc.id, start=span.start, end=span.end,
-                                      quote=doc.text[span.start:span.end]))
+                                      quote=doc.text[span.start:span.end], marker_id=marker_id))
     return links
 
 

@@ -3,6 +3,8 @@
 A *marker sentence* is a sentence of a document that mentions a marker (any alias in the dictionary:
 an exact or normalised word-boundary match, or a near miss of a long alias) together with a cue that it
 states a finding: a number, or a comparative word such as higher, decreased, associated, predicted.
+A therapy name from the vocabulary is not a marker mention ('CD19 CAR-T' does not mention CD19
+expression), and citation numbers, years and the digits inside names are not numbers.
 It is *covered* when an evidence link of that document overlaps it (whatever the item's status: a
 rejected item means a curator has looked at the sentence). The uncovered marker sentences are the
 candidates; coverage per source = covered marker sentences / all marker sentences.
@@ -166,7 +168,7 @@ class AliasMatcher:
                 if joined not in self.prefixes:
                     break
                 counts = self.token_counts.get(joined)
-                if counts and (j - i + 1 in counts or len(joined) >= 6):
+                if counts is not None and (j - i + 1 in counts or len(joined) >= 6):
                     best = j
             if best is None:
                 i += 1
@@ -242,7 +244,7 @@ class _Sentence:
 
 def _cues(text: str, start: int, end: int, mentions: list[Mention]) -> list[str]:
     chars = list(text[start:end])
-    for m in mentions:  # the digits of 'CD19' or 'IL-6' are not a finding's number
+    for m in mentions:  # the digits of 'CD19', 'IL-6' or 'CAR-T-19' are not a finding's number
         chars[m.start - start:m.end - start] = " " * (m.end - m.start)
     masked = _CITATION.sub(lambda t: " " * len(t.group()), "".join(chars))
     words = [w.group() for w in _CUE.finditer(masked)]
@@ -264,14 +266,14 @@ def _marker_sentences(documents, matcher: AliasMatcher) -> list[_Sentence]:
             matched = matcher.exact(sent_tokens)
             taken = {t[0] for t in sent_tokens if any(m.start <= t[0] < m.end for m in matched)}
             matcher.windows(sent_tokens, taken, windows)
-            mentions = [m for m in matched if m.marker_id is not None]
-            pending.append(((start, end), mentions, sent_tokens))
+            pending.append(((start, end), matched, sent_tokens))
         near = matcher.fuzzy(windows)
         near_by_start: dict[int, list[tuple[float, int, str]]] = {}
         for (s, e), (marker_id, score) in near.items():
             near_by_start.setdefault(s, []).append((-score, e, marker_id))
-        for (start, end), mentions, sent_tokens in pending:
-            used = {t[0] for t in sent_tokens if any(m.start <= t[0] < m.end for m in mentions)}
+        for (start, end), matched, sent_tokens in pending:
+            mentions = [m for m in matched if m.marker_id is not None]
+            used = {t[0] for t in sent_tokens if any(m.start <= t[0] < m.end for m in matched)}
             for tok_start, _, _ in sent_tokens:
                 for _, e, marker_id in sorted(near_by_start.get(tok_start, [])):  # best score, then shortest
                     if e <= end and tok_start not in used:
@@ -280,7 +282,7 @@ def _marker_sentences(documents, matcher: AliasMatcher) -> list[_Sentence]:
                         break
             if not mentions:
                 continue
-            cues = _cues(text, start, end, mentions)
+            cues = _cues(text, start, end, matched + mentions)
             if cues:
                 out.append(_Sentence(source_id, path, start, end, sorted(mentions, key=lambda m: m.start), cues))
     return out

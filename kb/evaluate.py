@@ -123,25 +123,32 @@ def parse_record(record: Record):
     try:
         return Patient.model_validate(record.data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        if "value" in loc:  # drop pydantic's union-member tags after observations[i].value
-            loc = loc[: loc.index("value") + 1]
-        kind, got = err["type"], err.get("input")
-        if kind == "missing":
-            msg = "required field is missing"
-        elif kind == "extra_forbidden":
-            parent = tuple(p for p in loc[:-1] if not isinstance(p, int))
-            msg = "unknown field" + (f"; expected one of {_FIELDS[parent]}" if parent in _FIELDS else "")
-        elif kind == "greater_than":
-            msg = f"expected a number greater than {err['ctx']['gt']:g}, got {got!r}"
-        elif kind in ("float_parsing", "float_type", "finite_number"):
-            msg = f"expected a finite number, got {got!r}"
-        else:
-            msg = err["msg"].removeprefix("Value error, ")
-            if kind != "value_error":
-                msg = f"{msg[0].lower()}{msg[1:]}, got {json.dumps(got, default=str)[:60]}"
-        raise InputError(f"{record.label}: {_field(loc)}: {msg}") from None
+        problem = _problem(exc.errors()[0])
+    # raised outside the except block: a ValidationError kept as __context__ (pydantic-core objects are not
+    # traversed by the garbage collector) would keep the frames, and an open connection, alive until exit
+    raise InputError(f"{record.label}: {problem}")
+
+
+def _problem(err: dict) -> str:
+    """`field: what was expected` for one pydantic error."""
+    loc = tuple(err["loc"])
+    if "value" in loc:  # drop pydantic's union-member tags after observations[i].value
+        loc = loc[: loc.index("value") + 1]
+    kind, got = err["type"], err.get("input")
+    if kind == "missing":
+        msg = "required field is missing"
+    elif kind == "extra_forbidden":
+        parent = tuple(p for p in loc[:-1] if not isinstance(p, int))
+        msg = "unknown field" + (f"; expected one of {_FIELDS[parent]}" if parent in _FIELDS else "")
+    elif kind == "greater_than":
+        msg = f"expected a number greater than {err['ctx']['gt']:g}, got {got!r}"
+    elif kind in ("float_parsing", "float_type", "finite_number"):
+        msg = f"expected a finite number, got {got!r}"
+    else:
+        msg = err["msg"].removeprefix("Value error, ")
+        if kind != "value_error":
+            msg = f"{msg[0].lower()}{msg[1:]}, got {json.dumps(got, default=str)[:60]}"
+    return f"{_field(loc)}: {msg}"
 
 
 # ---- evaluation ---------------------------------------------------------------------------------
@@ -270,8 +277,8 @@ class Evaluator:
             "evidence_type": item["evidence_type"], "direction": item["direction"], "outcome": item["outcome"],
             "population": {k: item[k] for k in ("disease", "therapy", "therapy_class", "timepoint")},
             "applicability": self.populations.judge(population, item),
-            "observed": {"value": obs.value, "unit": obs.unit, "ucum": obs.ucum, "upper_limit_normal": obs.uln,
-                         "converted_value": j.converted_value, "converted_unit": j.converted_unit},
+            "observed": {"value": _plain(obs.value), "unit": obs.unit, "ucum": obs.ucum, "upper_limit_normal": _plain(obs.uln),
+                         "converted_value": _plain(j.converted_value), "converted_unit": j.converted_unit},
             "rule": item["rule"], "rule_met": j.met, "verdict": j.verdict, "verdict_reason": j.reason,
             "explanation": j.explanation, "effect": item["effect"], "level": item["level"],
             "n_patients": item["n_patients"], "source": item["source"],
@@ -362,6 +369,14 @@ class Evaluator:
                            "genes": dict(sorted(((g[0], float(v)) for g, v in zip(used, shares)), key=lambda kv: -abs(kv[1]))),
                            "prior_term": prior_term, "total": chosen["delta"][b] - chosen["delta"][a]})
         return out
+
+
+def _plain(value):
+    """Numbers as a reader wrote them: 410 not 410.0, 30 not 30.000000000000004 (12 significant digits)."""
+    if not isinstance(value, float):
+        return value
+    value = float(f"{value:.12g}")
+    return int(value) if value.is_integer() and abs(value) < 1e15 else value
 
 
 def _summary(findings: list[dict], observed: list[str], without_evidence: list[str], not_observed: list[str]) -> dict:

@@ -35,8 +35,9 @@ def _as_matrix(X, what="X"):
     """(float ndarray of shape (n_samples, n_genes), column names or None), finite, else InputError."""
     names = None
     if _is_dataframe(X):
-        names = [c for c in X.columns] if all(isinstance(c, str) for c in X.columns) else None
-        bad = [(str(c), str(t)) for c, t in X.dtypes.items() if t.kind not in "iuf"]
+        cols = X.columns.tolist()  # bulk conversion: iterating an arrow-backed Index is slow
+        names = cols if all(isinstance(c, str) for c in cols) else None
+        bad = [(str(c), str(t)) for c, t in zip(cols, X.dtypes.tolist()) if getattr(t, "kind", "O") not in "iuf"]
         if bad:
             raise InputError(f"{what} must hold numbers only; got non-numeric column(s) (name, type) {bad[:5]}")
     else:
@@ -287,13 +288,15 @@ class NearestShrunkenCentroid:
         self._check_fitted()
         names = getattr(self, "feature_names_in_", None)
         if names is not None and _is_dataframe(X):
-            cols = [str(c) for c in X.columns]
-            missing = [gn for gn in names if gn not in set(cols)]
+            cols = [str(c) for c in X.columns.tolist()]
+            where = {c: i for i, c in enumerate(cols)}
+            missing = [gn for gn in names if gn not in where]
             if missing:
                 raise InputError(f"X lacks {len(missing)} of the model's {names.size} genes, e.g. {missing[:5]}; "
                                  f"expected columns {list(names[:5])}{'...' if names.size > 5 else ''}, got {cols[:5]}"
                                  f"{'...' if len(cols) > 5 else ''}")
-            X = X.set_axis(cols, axis=1)[list(names)]
+            if cols != list(names):
+                X = X.iloc[:, [where[gn] for gn in names]]
         arr, _ = _as_matrix(X)
         if arr.shape[1] != self.n_features_in_:
             raise InputError(f"X must have {self.n_features_in_} gene columns (the genes the model was fitted on); "

@@ -6,8 +6,8 @@ the model fitted on all samples.  Refitting in a loop costs n_folds × n_thresho
 (class × gene) matrix, too slow for leave-one-out on 20,000 genes.  Here instead:
 
 * the fold statistics are *downdates* of the full-data ones: removing the held-out samples of class k
-  subtracts their residual sum and sum of squares, so every fold's centroids and s_i come from two
-  matrix products over all folds at once (residuals are centred per class, so the downdate does not
+  subtracts their residual sum and sum of squares, so every fold's centroids and s_i come from a
+  few segment sums over all folds at once (residuals are centred per class, so the downdate does not
   cancel catastrophically the way ``Σx² − (Σx)²/n`` would);
 * a gene contributes to the linear discriminant only while |d| > threshold, and its contribution
   is a quadratic in the threshold.  Binning genes by how many thresholds they survive and taking
@@ -175,10 +175,10 @@ def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_pe
         F = len(chunk)
         test = np.concatenate(chunk)
         fold_of = np.repeat(np.arange(F), [f.size for f in chunk])
-        # Membership of held-out samples by (fold, class): one matrix product gives every downdate.
-        member = np.zeros((F * K, n))
-        member[fold_of * K + codes[test], test] = 1.0
-        n_fk = counts - member.sum(axis=1).reshape(F, K)
+        # Held-out samples by (fold, class) cell.  Segment sums (reduceat) rather than products with
+        # an indicator matrix: multithreaded BLAS on such thin products spins and is slow under load.
+        cell = fold_of * K + codes[test]
+        n_fk = counts - np.bincount(cell, minlength=F * K).reshape(F, K)
         if (n_fk < 1).any():
             f, k = np.argwhere(n_fk < 1)[0]
             label = classes[k] if classes is not None else k
@@ -188,20 +188,25 @@ def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_pe
         if (n_f <= K).any():
             raise InputError(f"a fold leaves {int(n_f.min())} training samples; expected more than {K} "
                              "(the number of classes)")
-        in_fold = member.reshape(F, K, n).sum(axis=1)
+        fold_starts = np.concatenate([[0], np.cumsum([f.size for f in chunk])[:-1]])
+        order = np.argsort(cell, kind="stable")
+        cells, cell_starts = np.unique(cell[order], return_index=True)
         # Residuals about the full-data class centroids sum to 0 within a class, so those left in
         # training sum to −held; their mean is −held/n_fk and their SS about it is
         # SS − Σ_held r² − held²/n_fk.  Centred residuals keep this from cancelling badly.
-        held = (member @ resid).reshape(F, K, g)
+        held = np.zeros((F * K, g))
+        held[cells] = np.add.reduceat(resid[test[order]], cell_starts, axis=0)
+        held = held.reshape(F, K, g)
         held /= n_fk[..., None]  # now −(mean training residual)
-        ss = within - in_fold @ resid2 - np.einsum("fkg,fkg,fk->fg", held, held, n_fk)
+        ss = within - np.add.reduceat(resid2[test], fold_starts, axis=0)
+        ss -= np.einsum("fkg,fkg,fk->fg", held, held, n_fk)
         s_i = np.sqrt(np.maximum(ss, 0.0) / (n_f - K)[:, None])
         sd = s_i + np.quantile(s_i, offset_percent / 100.0, axis=1)[:, None]
         if not (sd > 0).all():
             f = int(np.argwhere(~(sd > 0))[0, 0])
             raise InputError(f"the training part of fold {chunk_start + f} has genes with zero spread and a zero "
                              "offset s0; expected variable genes: remove constant genes or raise offset_percent")
-        shift = (in_fold @ dev) / n_f[:, None]  # overall_f = overall − shift
+        shift = np.add.reduceat(dev[test], fold_starts, axis=0) / n_f[:, None]  # overall_f = overall − shift
         d = spread - held  # training centroid − overall; the shift below makes it − training overall
         d += shift[:, None, :]
         d /= sd[:, None, :]

@@ -20,16 +20,15 @@ LEVEL_ORDER = "CASE e.level WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 WHEN
 STATUS_FILTERS = ("accepted", "submitted", "rejected", "all")
 
 _EVIDENCE_SQL = f"""
-SELECT e.*, m.name AS marker_name, s.title AS source_title, s.doi AS source_doi, s.year AS source_year
-FROM evidence e JOIN marker m ON m.id = e.marker_id JOIN source s ON s.id = e.source_id
+SELECT e.* FROM evidence e
 WHERE {{where}}
 ORDER BY {LEVEL_ORDER}, e.n_patients DESC NULLS LAST, e.id
 """
+# Links are fetched by marker, the clustered key both tables are stored in, then matched by id in Python.
 _LINKS_SQL = """
-SELECT l.evidence_id, d.path, d.sha256, l.start, l."end", l.quote, l.document_id
-FROM evidence_link l JOIN document d ON d.id = l.document_id
-WHERE l.evidence_id IN (SELECT unnest(?::VARCHAR[]))
-ORDER BY l.evidence_id, d.path, l.start
+SELECT evidence_id, document_id, start, "end", quote FROM evidence_link
+WHERE marker_id IN (SELECT unnest(?::VARCHAR[]))
+ORDER BY evidence_id, document_id, start
 """
 
 
@@ -82,15 +81,24 @@ def evidence_filters(con, marker_id=None, disease=None, therapy=None, direction=
 
 def fetch_evidence(con: duckdb.DuckDBPyConnection, where: str, params: list) -> list[dict]:
     items = _rows(con.execute(_EVIDENCE_SQL.format(where=where), params))
+    if not items:
+        return []
+    marker_ids = sorted({i["marker_id"] for i in items})
+    wanted = {i["id"] for i in items}
+    names = dict(con.execute("SELECT id, name FROM marker WHERE id IN (SELECT unnest(?::VARCHAR[]))", [marker_ids]).fetchall())
+    sources = {row[0]: row for row in con.execute("SELECT id, title, doi, year FROM source").fetchall()}
+    documents = {row[0]: row for row in con.execute("SELECT id, path, sha256 FROM document").fetchall()}
     links: dict[str, list[dict]] = {}
-    if items:
-        for eid, path, sha, start, end, quote, doc_id in con.execute(_LINKS_SQL, [[i["id"] for i in items]]).fetchall():
-            links.setdefault(eid, []).append({"document": f"papers/{path.split('/')[-1]}" if not path.startswith("papers/") else path,
-                                              "document_id": doc_id, "sha256": sha, "start": start, "end": end, "quote": quote})
-    return [_evidence_json(item, links.get(item["id"], [])) for item in items]
+    for eid, doc_id, start, end, quote in con.execute(_LINKS_SQL, [marker_ids]).fetchall():
+        if eid in wanted:
+            _, path, sha = documents[doc_id]
+            links.setdefault(eid, []).append({"document": path, "document_id": doc_id, "sha256": sha,
+                                              "start": start, "end": end, "quote": quote})
+    return [_evidence_json(item, names[item["marker_id"]], sources[item["source_id"]], links.get(item["id"], []))
+            for item in items]
 
 
-def _evidence_json(e: dict, links: list[dict]) -> dict:
+def _evidence_json(e: dict, marker_name: str, source: tuple, links: list[dict]) -> dict:
     rule = None
     if e["rule_operator"]:
         rule = {"operator": e["rule_operator"], "value": _num(e["rule_value"]), "value_high": _num(e["rule_value_high"]),
@@ -101,13 +109,13 @@ def _evidence_json(e: dict, links: list[dict]) -> dict:
         effect = {"measure": e["effect_measure"], "value": _num(e["effect_value"]), "ci": ci, "p": e["effect_p"],
                   "p_text": e["effect_p_text"], "text": e["effect_text"], "groups": json.loads(e["effect_groups"])}
     return {
-        "id": e["id"], "marker": e["marker_name"], "marker_id": e["marker_id"], "evidence_type": e["evidence_type"],
+        "id": e["id"], "marker": marker_name, "marker_id": e["marker_id"], "evidence_type": e["evidence_type"],
         "direction": e["direction"], "disease": e["disease"], "therapy": e["therapy"], "therapy_class": e["therapy_class"],
         "timepoint": e["timepoint"], "specimen": e["specimen"], "outcome": e["outcome"], "rule": rule, "effect": effect,
         "n_patients": e["n_patients"], "level": e["level"], "cited_reference": e["cited_reference"],
         "statement": e["statement"], "status": e["status"], "curator": e["curator"],
         "curated_at": e["curated_at"].isoformat() if e["curated_at"] else None,
-        "source": {"id": e["source_id"], "title": e["source_title"], "doi": e["source_doi"], "year": e["source_year"]},
+        "source": {"id": source[0], "title": source[1], "doi": source[2], "year": source[3]},
         "links": links,
     }
 

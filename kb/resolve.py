@@ -53,26 +53,50 @@ class UnknownMarker(NotFound):
 
 
 class MarkerIndex:
-    """All spellings of all markers, loaded once per connection (a few hundred rows)."""
+    """Resolution against one knowledge base: exact and normalised spellings by indexed lookup, and the
+    full spelling list loaded only when a fuzzy match is needed (a large knowledge base has many)."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
-        self.names = store.marker_names(con)
-        rows = store.marker_aliases(con)
-        self.by_alias = {alias: mid for mid, alias, _ in rows}
-        self.by_norm = {n: mid for mid, _, n in rows}
-        self.aliases = [(mid, alias, n) for mid, alias, n in rows]
+        self.con = con
+        self._aliases: list[tuple[str, str, str]] | None = None
+        self._names: dict[str, str] | None = None
+
+    @property
+    def aliases(self) -> list[tuple[str, str, str]]:
+        if self._aliases is None:
+            self._aliases = store.marker_aliases(self.con)
+        return self._aliases
+
+    @aliases.setter
+    def aliases(self, rows: list[tuple[str, str, str]]) -> None:
+        self._aliases = rows
+
+    @property
+    def names(self) -> dict[str, str]:
+        if self._names is None:
+            self._names = store.marker_names(self.con)
+        return self._names
+
+    @names.setter
+    def names(self, names: dict[str, str]) -> None:
+        self._names = names
+
+    def _lookup(self, column: str, value: str) -> str | None:
+        if self._aliases is not None:  # a substituted spelling list (tests) is authoritative
+            return next((mid for mid, alias, key in self._aliases if (alias if column == "alias" else key) == value), None)
+        return store.marker_by_spelling(self.con, column, value)
 
     def resolve(self, text: str) -> Resolved:
         text = (text or "").strip()
         if not text:
             raise InputError("marker: expected a marker name, got an empty string")
-        if text in self.by_alias:
-            mid = self.by_alias[text]
-            return Resolved(mid, self.names[mid], 100.0, "exact", text)
+        mid = self._lookup("alias", text)
+        if mid is not None:
+            return Resolved(mid, self._name(mid), 100.0, "exact", text)
         key = norm(text)
-        if key in self.by_norm:
-            mid = self.by_norm[key]
-            return Resolved(mid, self.names[mid], 100.0, "normalized", text)
+        mid = self._lookup("norm", key) if key else None
+        if mid is not None:
+            return Resolved(mid, self._name(mid), 100.0, "normalized", text)
         ranked = self._fuzzy(text)
         if not ranked or ranked[0][1] < FUZZY_CUTOFF or len(key) < MIN_FUZZY_LEN - 1:
             raise UnknownMarker(text, [self.names[mid] for mid, score, _ in self._nearest(text)])
@@ -81,6 +105,9 @@ class MarkerIndex:
             raise AmbiguousMarker(text, close)
         mid, score, alias = ranked[0]
         return Resolved(mid, self.names[mid], score, "fuzzy", alias)
+
+    def _name(self, mid: str) -> str:
+        return self._names[mid] if self._names is not None else store.marker_name(self.con, mid)
 
     def _fuzzy(self, text: str, same_digits: bool = True) -> list[tuple[str, float, str]]:
         """Best WRatio per marker, highest first: [(marker id, score, alias)]."""

@@ -76,6 +76,18 @@ def marker_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT id, name FROM marker").fetchall())
 
 
+def marker_by_spelling(con: duckdb.DuckDBPyConnection, column: str, value: str) -> str | None:
+    """The marker with this exact alias (column 'alias') or normalised spelling (column 'norm')."""
+    sql = {"alias": "SELECT marker_id FROM marker_alias WHERE alias = ? LIMIT 1",
+           "norm": "SELECT marker_id FROM marker_alias WHERE norm = ? LIMIT 1"}[column]
+    row = con.execute(sql, [value]).fetchone()
+    return row[0] if row else None
+
+
+def marker_name(con: duckdb.DuckDBPyConnection, marker_id: str) -> str:
+    return con.execute("SELECT name FROM marker WHERE id = ?", [marker_id]).fetchone()[0]
+
+
 def marker_aliases(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
     return con.execute("SELECT marker_id, alias, norm FROM marker_alias ORDER BY marker_id, alias").fetchall()
 

@@ -85,6 +85,13 @@ def fmt(value: float) -> str:
     return f"{value:g}" if abs(value) < 1e-4 else f"{value:f}".rstrip("0").rstrip(".")
 
 
+def _amount(value: float, unit: Optional[str]) -> str:
+    """'410 U/L', '31%', '1.64 × ULN', '12' (no unit)."""
+    if not unit:
+        return fmt(value)
+    return f"{fmt(value)}{unit}" if unit == "%" or unit.startswith(" ") else f"{fmt(value)} {unit}"
+
+
 def _r(value: float) -> float:
     """Round away binary noise from conversions (0.25 × 100 = 25.000000000000004) before comparing."""
     return float(f"{value:.12g}")
@@ -121,8 +128,7 @@ class Observed:
     def text(self) -> str:
         if isinstance(self.value, str):
             return f"{self.marker} {self.value}"
-        unit = " × ULN" if self.ucum == units.ULN else f" {self.unit}" if self.unit else ""
-        return f"{self.marker} {fmt(self.value)}{unit}"
+        return f"{self.marker} {_amount(self.value, ' × ULN' if self.ucum == units.ULN else self.unit)}"
 
 
 @dataclass(frozen=True)
@@ -138,15 +144,17 @@ class Judgement:
 def _rule_text(rule: dict) -> str:
     if rule["operator"] == "category":
         return rule["category"]
-    unit = rule.get("unit")
-    unit = " × ULN" if unit == units.ULN else f" {unit}" if unit else ""
+    unit = " × ULN" if rule.get("unit") == units.ULN else rule.get("unit")
     if rule["operator"] == "between":
-        return f"between {fmt(rule['value'])} and {fmt(rule['value_high'])}{unit}"
-    return f"{rule['operator']} {fmt(rule['value'])}{unit}"
+        return f"between {fmt(rule['value'])} and {_amount(rule['value_high'], unit)}"
+    return f"{rule['operator']} {_amount(rule['value'], unit)}"
 
 
 def _numeric(obs: Observed, rule: dict, default_unit: Optional[str]):
-    """(converted value, converted unit, comparison text) or (None, None, why not)."""
+    """(converted value, converted unit, comparison text) or (None, None, why not).
+
+    `default_unit` is the marker's dictionary unit: a marker measured in a unit needs a rule with a unit.
+    """
     if isinstance(obs.value, str):
         return None, None, f"the rule is numeric ({_rule_text(rule)}) and the observation is the category {obs.value!r}"
     if rule["reference"] == units.ULN:
@@ -156,12 +164,14 @@ def _numeric(obs: Observed, rule: dict, default_unit: Optional[str]):
             return None, None, f"the rule is relative to the upper limit of normal ({_rule_text(rule)}) and the record gives no upper_limit_normal"
         ratio = obs.value / obs.uln
         return ratio, units.ULN, f"{obs.text()} = {fmt(ratio)} × ULN"
-    target = rule.get("unit") or default_unit
+    target = rule.get("unit")
     if obs.ucum == units.ULN:
         return None, None, f"the value is relative to the ULN and the rule is absolute ({_rule_text(rule)})"
     if target is None:
-        if obs.ucum not in (None, "1"):
-            return None, None, f"the rule has no unit and the value is in {obs.unit}"
+        if default_unit is not None or obs.ucum not in (None, "1"):
+            # a threshold without a unit for a measured quantity: guessing the unit could flip the verdict
+            return None, None, (f"the rule states no unit ({_rule_text(rule)}), so a value in "
+                                f"{obs.unit or default_unit} cannot be compared with it")
         return obs.value, None, obs.text()
     if obs.ucum is None:
         return None, None, f"the value has no unit and the rule is in {target}"
@@ -172,7 +182,7 @@ def _numeric(obs: Observed, rule: dict, default_unit: Optional[str]):
         return None, None, f"the value cannot be compared with the rule: {exc}"
     if target == obs.ucum:
         return converted, target, obs.text()
-    return converted, target, f"{obs.text()} = {fmt(converted)} {target}"
+    return converted, target, f"{obs.text()} = {_amount(converted, target)}"
 
 
 def judge(item: dict, obs: Observed, default_unit: Optional[str] = None) -> Judgement:

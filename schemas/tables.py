@@ -86,7 +86,7 @@ class Evidence(SQLModel, table=True):
     __tablename__ = "evidence"
     id: str = Field(primary_key=True)
     source_id: str = Field(foreign_key="source.id")
-    marker_id: str = Field(foreign_key="marker.id")
+    marker_id: str = Field(foreign_key="marker.id", index=True)  # the query path's main filter
     evidence_type: str
     direction: str
     disease: str
@@ -127,6 +127,9 @@ class EvidenceLink(SQLModel, table=True):
     start: int = Field(primary_key=True)
     end: int
     quote: str
+    # Copied from the evidence item so a marker's links are found by the same filter and storage order as
+    # its evidence (a join to evidence costs a scan of every link; see benchmarks/run.py, section query).
+    marker_id: str = Field(foreign_key="marker.id", index=True)
 
 
 class PamModel(SQLModel, table=True):

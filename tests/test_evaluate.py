@@ -343,6 +343,11 @@ def test_verdict_rules():
     assert no_uln.verdict == "indeterminate" and "upper_limit_normal" in no_uln.reason
     as_ratio = judge(_item(rule=uln), Observed("LDH", 1.64, "x ULN", "ULN", None))
     assert as_ratio.verdict == "unfavorable"
+    no_unit = {"operator": ">=", "value": 11, "value_high": None, "unit": None, "reference": "absolute", "category": None}
+    crp = judge(_item(rule=no_unit), Observed("CRP", 31.0, "mg/L", "mg/L", None), "mg/L")
+    assert crp.verdict == "indeterminate" and "no unit" in crp.reason  # never guess a threshold's unit
+    ecog = judge(_item("favorable", {**no_unit, "operator": "<=", "value": 1}), Observed("ECOG PS", 1.0, None, None, None))
+    assert ecog.verdict == "favorable" and ecog.explanation.startswith("ECOG PS 1 <= 1: favorable")
     category_vs_number = judge(_item(rule={"operator": "category", "reference": "category", "category": "altered"}), ldh)
     assert category_vs_number.verdict == "indeterminate"
 

@@ -295,6 +295,17 @@ def test_fold_helpers():
         balanced_folds(y, 1)
 
 
+def test_threshold_binning_is_exact_at_grid_points():
+    from kb.pam_cv import _count_below
+
+    top = 4.123456789
+    grid = np.arange(30) * (top / 29)
+    grid[-1] = top
+    u = np.concatenate([grid, np.nextafter(grid, np.inf), np.nextafter(grid, -np.inf)[1:], [0.0, 1e300]])
+    u = np.concatenate([u, np.random.default_rng(0).uniform(0, 2 * top, 10_000)])
+    np.testing.assert_array_equal(_count_below(u, grid), np.searchsorted(grid, u, side="left"))
+
+
 def test_choose_threshold_prefers_lowest_error_then_larger_threshold():
     assert choose_threshold([0.3, 0.2, 0.2, 0.4], [0.0, 0.5, 1.0, 1.5]) == 1.0
     assert choose_threshold([0.1, 0.2], [0.0, 1.0]) == 0.0

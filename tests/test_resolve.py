@@ -66,7 +66,6 @@ def test_near_tie_is_ambiguous_not_picked(con):
     # Two markers whose spellings differ only by the last word: a query between them is a near tie.
     index.aliases = [("a", "serum marker alpha", "serummarkeralpha"), ("b", "serum marker beta", "serummarkerbeta")]
     index.names = {"a": "Alpha", "b": "Beta"}
-    index.by_alias, index.by_norm = {}, {}
     with pytest.raises(AmbiguousMarker) as info:
         index.resolve("serum marker")
     assert {name for name, _ in info.value.candidates} == {"Alpha", "Beta"}
