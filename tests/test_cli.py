@@ -1,0 +1,59 @@
+"""The command line as a whole: every command documented, the query path kept light."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import typer.main
+
+from cli.main import app
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+
+
+def _commands(group, prefix="kb"):
+    click_group = typer.main.get_command(group) if not hasattr(group, "commands") else group
+    for name, command in click_group.commands.items():
+        if hasattr(command, "commands"):
+            yield from _commands(command, f"{prefix} {name}")
+        else:
+            yield f"{prefix} {name}", command
+
+
+def test_every_command_has_help_and_a_readme_entry():
+    commands = dict(_commands(app))
+    assert {"kb build", "kb query", "kb markers", "kb sources", "kb show", "kb check"} <= set(commands)
+    for name, command in commands.items():
+        assert (command.help or "").strip(), f"{name} has no help text"
+        assert f"### {name}" in README or f"`{name}" in README, f"{name} is not documented in the README"
+
+
+def test_help_runs_for_every_command(runner):
+    for name in dict(_commands(app)):
+        result = runner.invoke(app, [*name.split()[1:], "--help"])
+        assert result.exit_code == 0, name
+        assert "Usage" in result.output
+
+
+def test_query_path_imports_no_heavy_libraries(built_db):
+    code = (
+        "import sys\n"
+        "from cli.main import app\n"
+        f"sys.argv = ['kb', 'query', '--marker', 'LDH', '--db', {str(built_db)!r}, '--format', 'json']\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('pandas', 'numpy', 'sqlmodel', 'sqlalchemy', 'pydantic', 'yaml', 'rapidfuzz') if m in sys.modules]\n"
+        "print('HEAVY=' + ','.join(heavy), file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert json.loads(result.stdout)["evidence"]
+    assert "HEAVY=\n" in result.stderr or result.stderr.rstrip().endswith("HEAVY="), result.stderr
+
+
+def test_readme_counts_match_the_build(con):
+    counts = dict(con.execute("SELECT key, value FROM kb_meta").fetchall())
+    built = json.loads(counts["counts"])
+    assert f"| evidence items | {built['evidence']} |" in README
+    assert f"| evidence links (verified spans) | {built['evidence_link']} |" in README
+    assert f"| markers | {built['marker']} ({built['marker_alias']} spellings) |" in README
