@@ -16,18 +16,13 @@ from kb.errors import InputError, NotFound
 from kb.resolve import MarkerIndex
 from kb.vocab import Vocabulary
 
-LEVEL_ORDER = "CASE e.level WHEN 'A' THEN 0 WHEN 'B' THEN 1 WHEN 'C' THEN 2 WHEN 'D' THEN 3 ELSE 4 END"
 STATUS_FILTERS = ("accepted", "submitted", "rejected", "all")
 
-_EVIDENCE_SQL = f"""
-SELECT e.* FROM evidence e
-WHERE {{where}}
-ORDER BY {LEVEL_ORDER}, e.n_patients DESC NULLS LAST, e.id
-"""
+_EVIDENCE_SQL = "SELECT e.* FROM evidence e WHERE {where}"
 # Links are fetched by marker, the clustered key both tables are stored in, then matched by id in Python.
 _LINKS_SQL = """
 SELECT evidence_id, document_id, start, "end", quote FROM evidence_link
-WHERE marker_id IN (SELECT unnest(?::VARCHAR[]))
+WHERE {where}
 ORDER BY evidence_id, document_id, start
 """
 
@@ -79,17 +74,29 @@ def evidence_filters(con, marker_id=None, disease=None, therapy=None, direction=
     return " AND ".join(clauses), params
 
 
-def fetch_evidence(con: duckdb.DuckDBPyConnection, where: str, params: list) -> list[dict]:
-    items = _rows(con.execute(_EVIDENCE_SQL.format(where=where), params))
+def strength(item: dict) -> tuple:
+    """Strongest first: level A..E, then more patients, then id (a stable, total order)."""
+    return item["level"], -(item["n_patients"] or 0), item["id"]
+
+
+def fetch_evidence(con: duckdb.DuckDBPyConnection, where: str, params: list,
+                   names: dict[str, str] | None = None) -> list[dict]:
+    """Evidence items matching a WHERE clause over `evidence e`, strongest first, with their links."""
+    # Sorting 50 rows in Python is cheaper than an ORDER BY on a computed key in the scan.
+    items = sorted(_rows(con.execute(_EVIDENCE_SQL.format(where=where), params)), key=strength)
     if not items:
         return []
     marker_ids = sorted({i["marker_id"] for i in items})
     wanted = {i["id"] for i in items}
-    names = dict(con.execute("SELECT id, name FROM marker WHERE id IN (SELECT unnest(?::VARCHAR[]))", [marker_ids]).fetchall())
+    if names is None or not set(marker_ids) <= set(names):
+        names = dict(con.execute("SELECT id, name FROM marker WHERE id IN (SELECT unnest(?::VARCHAR[]))", [marker_ids]).fetchall())
     sources = {row[0]: row for row in con.execute("SELECT id, title, doi, year FROM source").fetchall()}
     documents = {row[0]: row for row in con.execute("SELECT id, path, sha256 FROM document").fetchall()}
     links: dict[str, list[dict]] = {}
-    for eid, doc_id, start, end, quote in con.execute(_LINKS_SQL, [marker_ids]).fetchall():
+    # An equality filter (one marker, the common case) lets DuckDB use the index; a list cannot.
+    where, param = ("marker_id = ?", marker_ids[0]) if len(marker_ids) == 1 else \
+        ("marker_id IN (SELECT unnest(?::VARCHAR[]))", marker_ids)
+    for eid, doc_id, start, end, quote in con.execute(_LINKS_SQL.format(where=where), [param]).fetchall():
         if eid in wanted:
             _, path, sha = documents[doc_id]
             links.setdefault(eid, []).append({"document": path, "document_id": doc_id, "sha256": sha,
@@ -140,7 +147,7 @@ def evidence(marker: str | None = None, disease: str | None = None, therapy: str
         "kb_version": store.kb_version(con),
         "query": {"marker": marker, "resolved": resolved.as_json() if resolved else None, "disease": disease,
                   "therapy": therapy, "direction": direction, "type": evidence_type, "status": status},
-        "evidence": fetch_evidence(con, where, params),
+        "evidence": fetch_evidence(con, where, params, {resolved.id: resolved.name} if resolved else None),
     }
 
 

@@ -81,22 +81,24 @@ class MarkerIndex:
     def names(self, names: dict[str, str]) -> None:
         self._names = names
 
-    def _lookup(self, column: str, value: str) -> str | None:
+    def _lookup(self, text: str, key: str) -> tuple[str, bool] | None:
+        """(marker id, exact?) for a spelling whose normalised form is known; exact spellings win."""
         if self._aliases is not None:  # a substituted spelling list (tests) is authoritative
-            return next((mid for mid, alias, key in self._aliases if (alias if column == "alias" else key) == value), None)
-        return store.marker_by_spelling(self.con, column, value)
+            hits = [(mid, alias == text) for mid, alias, k in self._aliases if k == key]
+        else:
+            hits = store.markers_by_norm(self.con, key, text)
+        hits.sort(key=lambda hit: not hit[1])
+        return hits[0] if hits else None
 
     def resolve(self, text: str) -> Resolved:
         text = (text or "").strip()
         if not text:
             raise InputError("marker: expected a marker name, got an empty string")
-        mid = self._lookup("alias", text)
-        if mid is not None:
-            return Resolved(mid, self._name(mid), 100.0, "exact", text)
         key = norm(text)
-        mid = self._lookup("norm", key) if key else None
-        if mid is not None:
-            return Resolved(mid, self._name(mid), 100.0, "normalized", text)
+        hit = self._lookup(text, key) if key else None
+        if hit is not None:
+            mid, exact = hit
+            return Resolved(mid, self._name(mid), 100.0, "exact" if exact else "normalized", text)
         ranked = self._fuzzy(text)
         if not ranked or ranked[0][1] < FUZZY_CUTOFF or len(key) < MIN_FUZZY_LEN - 1:
             raise UnknownMarker(text, [self.names[mid] for mid, score, _ in self._nearest(text)])

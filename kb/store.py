@@ -76,12 +76,9 @@ def marker_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT id, name FROM marker").fetchall())
 
 
-def marker_by_spelling(con: duckdb.DuckDBPyConnection, column: str, value: str) -> str | None:
-    """The marker with this exact alias (column 'alias') or normalised spelling (column 'norm')."""
-    sql = {"alias": "SELECT marker_id FROM marker_alias WHERE alias = ? LIMIT 1",
-           "norm": "SELECT marker_id FROM marker_alias WHERE norm = ? LIMIT 1"}[column]
-    row = con.execute(sql, [value]).fetchone()
-    return row[0] if row else None
+def markers_by_norm(con: duckdb.DuckDBPyConnection, key: str, spelling: str) -> list[tuple[str, bool]]:
+    """(marker id, is this exact spelling) for every alias with normalised form `key` (an indexed lookup)."""
+    return con.execute("SELECT marker_id, alias = ? FROM marker_alias WHERE norm = ?", [spelling, key]).fetchall()
 
 
 def marker_name(con: duckdb.DuckDBPyConnection, marker_id: str) -> str:
