@@ -35,11 +35,14 @@ def handled(func):
         try:
             return func(*args, **kwargs)
         except NotFound as exc:
-            fail(str(exc), 1)
+            message, code = str(exc), 1
         except KBError as exc:
-            fail(str(exc), 2)
+            message, code = str(exc), 2
         except OSError as exc:
-            fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), 2)
+            message, code = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), 2
+        # Exit outside the except block: the caught error (and the frames and connections its traceback
+        # holds) must not ride along as the context of the exit.
+        fail(message, code)
     return wrapper
 
 
@@ -182,10 +185,14 @@ def check(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
 from cli.curate import curate_app  # noqa: E402  (sub-apps and commands defined in their own modules)
 from cli.export import export  # noqa: E402
 from cli.evaluate import evaluate  # noqa: E402
+from cli.pam import pam_app  # noqa: E402
+from cli.score import score  # noqa: E402
 
 app.add_typer(curate_app, name="curate")
 app.command("export")(export)
 app.command(name="evaluate")(evaluate)
+app.add_typer(pam_app, name="pam")
+app.command("score")(score)
 
 
 def main() -> None:

@@ -33,4 +33,5 @@ class Located:
         try:
             return model.model_validate(self.data)
         except ValidationError as exc:
-            raise yamlpos.validation_error(self.display, self.lines, exc) from None
+            error = yamlpos.validation_error(self.display, self.lines, exc)
+        raise error  # outside the except block, so the pydantic error and its frames are not kept as context

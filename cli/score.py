@@ -1,0 +1,63 @@
+"""`kb score COHORT --out FILE`: every sample of a cohort file scored by a PAM model, inside DuckDB.
+
+The command parses its options, calls `kb.score.score_path` and renders the summary; `cli.main`
+registers it (and is imported inside the command: it imports this module at its end).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def score(cohort: Path = typer.Argument(..., help="Cohort file: CSV, TSV or Parquet, one row per sample; the first column is the sample id, then one column per gene (log2 expression; empty or NA = missing)."),
+          out: Path = typer.Option(..., "--out", "-o", help="Output file, Parquet (.parquet) or CSV (.csv, .tsv) by its extension: sample_id, delta_<class>, posterior_<class>, call, n_genes."),
+          model: Optional[str] = typer.Option(None, "--model", "-m", help="A model file written by `kb pam train` (.json) or a knowledge-base model id (default: the published model)."),
+          priors: str = typer.Option("published", "--priors", help="Class priors: published (the model's own: training proportions) or equal."),
+          db: Optional[Path] = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory)."),
+          fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Summary format: table (default on a terminal), json (default when piped), csv, md.")):
+    """Score every sample of a cohort file with a PAM model (DuckDB streams it: memory does not grow with the cohort). For research use only."""
+    from cli.main import handled
+
+    handled(_run)(cohort, out, model, priors, db, fmt)
+
+
+def _run(cohort: Path, out: Path, model: Optional[str], priors: str, db: Optional[Path], fmt: Optional[str]) -> None:
+    from cli.main import emit, fail, output_format
+    from kb.score import score_path
+
+    fmt = output_format(fmt)
+    if priors not in ("published", "equal"):
+        fail(f"--priors: expected published or equal, got {priors!r}")
+    bar = _Progress() if sys.stderr.isatty() else None
+    try:
+        payload = score_path(cohort, out, model=model, priors=priors, db=db, progress=bar)
+    finally:
+        if bar is not None:
+            bar.clear()
+    n = payload["n_samples"]
+    rows = [[call, count, f"{count / n:.1%}"] for call, count in payload["calls"].items()]
+    emit(payload, fmt, ["call", "samples", "share"], rows)
+    m = payload["model"]
+    note = f"; {payload['incomplete']} scored over the genes present" if payload["incomplete"] else ""
+    typer.echo(f"kb: scored {n} samples with {m['id']} ({m['n_genes']} genes, {priors} priors) into "
+               f"{payload['out']} in {payload['seconds']:.2f} s{note}", err=True)
+
+
+class _Progress:
+    """`kb: scoring  42%` rewritten in place on stderr (only on a terminal)."""
+
+    def __init__(self) -> None:
+        self.shown = False
+
+    def __call__(self, fraction: float) -> None:
+        sys.stderr.write(f"\rkb: scoring {fraction:4.0%}")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r" + " " * 20 + "\r")
+            sys.stderr.flush()
