@@ -62,9 +62,12 @@ def render_show(p: dict, markdown: bool = False) -> str:
            f"id {m['id']} — {m['kind']}, source {m['source']}; classes {sizes}; {m['n_genes']} genes; "
            f"scale {m['scale']}" + (f"; threshold {m['threshold']:.4g}" if m["threshold"] is not None else "")]
     if p["kb_version"]:
+        out[-1] += "  " if markdown else ""  # Markdown line break
         out.append(f"kb_version schema {p['kb_version']['schema']}, content {p['kb_version']['content']}")
+    out.append("")
+    bullet = "- " if markdown else "  "
     for link in m["links"]:
-        out.append(f"  {link['what']}: {_link(link, 60)}")
+        out.append(f"{bullet}{link['what']}: {_link(link, 60)}")
     columns, rows = _gene_rows(p)
     out += ["", "## Genes" if markdown else "Genes:", "", table(columns, rows, fmt), "",
             "## Priors" if markdown else "Priors:", "",
@@ -77,7 +80,7 @@ def render_show(p: dict, markdown: bool = False) -> str:
                         "; ".join(_link(link, 40) for link in q["links"]) or "(cross-validation of kb pam train)"]
                        for q in p["performance"]], fmt)]
     if p["validation"]:
-        out += ["", f"Validation: {p['validation']['method']}"] + [f"  {_link(link)}" for link in p["validation"]["links"]]
+        out += ["", f"Validation: {p['validation']['method']}", ""] + [f"{bullet}{_link(link)}" for link in p["validation"]["links"]]
     if p["training"]:
         t = p["training"]
         folds = "leave-one-out" if t["folds"] == "loo" else f"{t['folds']['k']}-fold (seed {t['folds']['seed']})"

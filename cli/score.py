@@ -47,13 +47,13 @@ def _run(cohort: Path, out: Path, model: Optional[str], priors: str, db: Optiona
 
 
 class _Progress:
-    """`kb: scoring  42%` rewritten in place on stderr (only on a terminal)."""
+    """`kb: scoring  42%` rewritten in place on stderr (only when stderr is a terminal)."""
 
     def __init__(self) -> None:
         self.shown = False
 
-    def __call__(self, fraction: float) -> None:
-        sys.stderr.write(f"\rkb: scoring {fraction:4.0%}")
+    def __call__(self, stage: str, fraction: float) -> None:
+        sys.stderr.write(f"\rkb: {stage} {fraction:4.0%}")
         sys.stderr.flush()
         self.shown = True
 

@@ -189,6 +189,6 @@ def show(evidence_id: str, context: int = 200, *, con=None, db=None) -> dict:
     for link in item["links"]:
         before, after = con.execute(
             'SELECT substr(text, greatest(1, ? - ? + 1), least(?, ?)), substr(text, ? + 1, ?) FROM document WHERE id = ?',
-            [link["start"], context, context, link["start"], link["end"], context, link["document_id"]]).fetchone()
+            [link["start"], context, context, link["start"], link["end"], context, link["document_id"]]).fetchall()[0]
         link["before"], link["after"] = before, after
     return {"kb_version": store.kb_version(con), "evidence": item}

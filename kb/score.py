@@ -12,13 +12,19 @@ import gzip
 import io
 import math
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kb.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MIN_GENES = 10  # as in kb evaluate: a row with fewer of the model's genes present gets no call
 RAW_COUNT_LOG2 = 25  # a log2 expression value above this is a raw count
@@ -66,7 +72,7 @@ def _csv_header(path: Path, delim: str) -> list[str]:
 
 # ---- reading a training matrix and its labels (in memory: a matrix of tens of samples) ------------
 
-def read_matrix(path) -> tuple[list[str], list[str], "object"]:
+def read_matrix(path) -> tuple[list[str], list[str], np.ndarray]:
     """(sample ids, gene names, float ndarray of shape (n_samples, n_genes)) of a samples × genes file
     whose first column is the sample id; log2, finite, no duplicate samples."""
     import numpy as np
@@ -79,9 +85,12 @@ def read_matrix(path) -> tuple[list[str], list[str], "object"]:
         ids, genes, X = _read_parquet_matrix(path)
     else:
         header = _csv_header(path, delim)
-        with _open_text(path) as f:
-            rows = [r for r in csv.reader(f, delimiter=delim) if r][1:]
-        for i, r in enumerate(rows):
+        try:
+            with _open_text(path) as f:
+                rows = [r for r in csv.reader(f, delimiter=delim) if r][1:]
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: expected UTF-8 text; got undecodable bytes") from None
+        for r in rows:
             if len(r) != len(header):
                 raise InputError(f"{path}: sample {r[0]!r} has {len(r)} cells; expected {len(header)} (the header's)")
         ids, genes = [r[0] for r in rows], header[1:]
@@ -150,8 +159,8 @@ def read_labels(path, ids: list[str], genes: list[str] | None = None, expr=None)
     Samples are matched by id: a sample without a label, or a label for an unknown sample, is an error.
     """
     path = Path(path)
-    _, delim = input_kind(path, "LABELS") if not path.name.lower().endswith((".parquet", ".pq")) else (None, None)
-    if delim is None:
+    kind, delim = input_kind(path, "LABELS")
+    if kind != "csv":
         raise InputError(f"LABELS {path}: expected a two-column .csv or .tsv file; got Parquet")
     if not path.is_file():
         raise InputError(f"LABELS {path}: no such file")
@@ -230,15 +239,16 @@ def _match(model_genes, columns: list[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def score_cohort(cohort, out, model, *, priors: str = "published", min_genes: int = MIN_GENES,
-                 progress: Callable[[float], None] | None = None) -> ScoreReport:
+                 progress: Callable[[str, float], None] | None = None, memory_limit_mb: int | None = None) -> ScoreReport:
     """Score every sample of ``cohort`` (CSV, TSV or Parquet: sample id first, then gene columns) with
     ``model`` and write one row per sample to ``out`` (Parquet, CSV or TSV by extension): sample_id,
     delta_<class>..., posterior_<class>..., call, n_genes.
 
-    ``progress`` is called with the fraction done (0-1) about five times a second while DuckDB writes.
+    ``progress(stage, fraction)`` is called about five times a second while DuckDB works, with stage
+    "checking" (the one pass of checks) then "scoring" (computing and writing) and the fraction done (0-1).
+    DuckDB's memory is capped (default 256 MB, 32 MB per core on large machines); the duplicate-id check
+    spills to a temporary directory beyond it, so memory stays flat as the cohort grows.
     """
-    import duckdb
-
     from kb import store
 
     started = time.perf_counter()
@@ -252,7 +262,8 @@ def score_cohort(cohort, out, model, *, priors: str = "published", min_genes: in
         raise InputError(f"--out {out}: is the cohort file itself; expected another file")
     if not out.parent.is_dir():
         raise InputError(f"--out {out}: directory {out.parent} does not exist")
-    con = duckdb.connect()
+    scratch = tempfile.mkdtemp(prefix="kb-score-")
+    con = store.scoring_connection(memory_limit_mb or max(256, 32 * (os.cpu_count() or 1)), scratch)
     try:
         if kind == "csv":
             header = _csv_header(cohort, delim)
@@ -272,14 +283,15 @@ def score_cohort(cohort, out, model, *, priors: str = "published", min_genes: in
                              f"{', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}{hint}")
         genes = [(found[g], types[found[g]].startswith(_NUMERIC)) for g in model.genes]
         reader = "csv" if kind == "csv" else "parquet"
-        profile = _duck(lambda: store.cohort_profile(con, reader, params, id_column, genes), cohort)
+        profile = _with_progress(con, progress, "checking",
+                                 lambda: _duck(lambda: store.cohort_profile(con, reader, params, id_column, genes), cohort))
         _check(profile, cohort, con, reader, params, id_column, genes)
         rel = store.cohort_scores(con, reader, params, id_column, genes, list(model.classes),
                                   model.shrunken_centroids.tolist(), model.sd.tolist(), log_priors,
                                   min(min_genes, model.n_genes))
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         try:
-            _with_progress(con, progress, lambda: _duck(lambda: _write(rel, tmp, out_kind), cohort))
+            _with_progress(con, progress, "scoring", lambda: _duck(lambda: _write(rel, tmp, out_kind), cohort))
             os.replace(tmp, out)
         finally:
             if tmp.exists():
@@ -287,6 +299,7 @@ def score_cohort(cohort, out, model, *, priors: str = "published", min_genes: in
         calls, incomplete = store.score_summary(con, str(out), out_kind, model.n_genes)
     finally:
         con.close()
+        shutil.rmtree(scratch, ignore_errors=True)
     return ScoreReport(str(cohort), str(out), out_kind, profile["rows"], {g: c for g, (c, _) in zip(model.genes, genes)},
                        incomplete, calls, time.perf_counter() - started)
 
@@ -341,7 +354,7 @@ def _write(rel, path: Path, kind: str) -> None:
         rel.write_csv(str(path), sep="\t" if kind == "tsv" else ",", header=True)
 
 
-def _with_progress(con, progress, run):
+def _with_progress(con, progress, stage: str, run):
     if progress is None:
         return run()
     done = threading.Event()
@@ -350,7 +363,7 @@ def _with_progress(con, progress, run):
         while not done.wait(0.2):
             value = con.query_progress()
             if value >= 0:
-                progress(min(value, 100.0) / 100.0)
+                progress(stage, min(value, 100.0) / 100.0)
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
@@ -362,7 +375,7 @@ def _with_progress(con, progress, run):
 
 
 def score_path(cohort, out, *, model: str | None = None, priors: str = "published", db=None,
-               progress: Callable[[float], None] | None = None) -> dict:
+               progress: Callable[[str, float], None] | None = None) -> dict:
     """The `kb score` payload: open the model (a model file or a knowledge-base model id, default the
     published one), score the cohort into ``out`` and report what was done."""
     from kb.pam_model import open_model

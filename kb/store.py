@@ -82,7 +82,7 @@ def markers_by_norm(con: duckdb.DuckDBPyConnection, key: str, spelling: str) -> 
 
 
 def marker_name(con: duckdb.DuckDBPyConnection, marker_id: str) -> str:
-    return con.execute("SELECT name FROM marker WHERE id = ?", [marker_id]).fetchone()[0]
+    return con.execute("SELECT name FROM marker WHERE id = ?", [marker_id]).fetchall()[0][0]
 
 
 def marker_aliases(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
@@ -163,6 +163,15 @@ COHORT_READERS = {
     "csv": "read_csv($path, auto_detect = false, header = true, delim = $delim, quote = '\"', escape = '\"', "
            "nullstr = ['', 'NA'], columns = $columns)",
 }
+
+
+def scoring_connection(memory_limit_mb: int, temp_directory: str) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a memory cap (aggregates spill to ``temp_directory`` beyond it) that tracks
+    query progress without printing DuckDB's own bar (the CLI draws one on stderr)."""
+    con = duckdb.connect(config={"memory_limit": f"{int(memory_limit_mb)}MB", "temp_directory": temp_directory})
+    con.execute("SET enable_progress_bar = true")
+    con.execute("SET enable_progress_bar_print = false")
+    return con
 
 
 def quote_ident(name: str) -> str:

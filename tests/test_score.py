@@ -252,7 +252,21 @@ def test_progress_callback_is_polled(published, tmp_path):
     frame = _cohort(published, n=5)
     frame.to_parquet(tmp_path / "c.parquet", index=False)
     seen = []
-    score_cohort(tmp_path / "c.parquet", tmp_path / "s.parquet", published, progress=seen.append)
-    assert all(0 <= v <= 1 for v in seen)  # a small cohort may finish before the first poll
+    score_cohort(tmp_path / "c.parquet", tmp_path / "s.parquet", published, progress=lambda *a: seen.append(a))
+    assert all(stage in ("checking", "scoring") and 0 <= v <= 1 for stage, v in seen)  # may finish before a poll
     with pytest.raises(InputError, match="priors: expected one of published, equal"):
         score_cohort(tmp_path / "c.parquet", tmp_path / "s.parquet", published, priors="flat")
+
+
+def test_progress_is_reported_while_duckdb_works():
+    import time
+
+    from kb.score import _with_progress
+
+    class Busy:
+        def query_progress(self):
+            return 50.0
+
+    seen = []
+    assert _with_progress(Busy(), lambda *a: seen.append(a), "scoring", lambda: time.sleep(0.5) or 7) == 7
+    assert seen and seen[0] == ("scoring", 0.5)
