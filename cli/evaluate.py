@@ -21,15 +21,16 @@ VERDICT_MARK = {"unfavorable": "▲", "favorable": "▼", "neutral": "·", "inde
 def evaluate(patient: Path = typer.Argument(..., help="Patient record (JSON or YAML), a JSONL file of records, or a directory of records."),
              fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), md (a shareable report)."),
              priors: str = typer.Option("published", "--priors", help="PAM class priors for the call: published (the training proportions) or equal. Both are always reported."),
+             model: Optional[str] = typer.Option(None, "--model", help="PAM model for expression: a model file from `kb pam train`, or a model id in the knowledge base (default: the published 14-gene model). A record's own `model` field wins."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write one file per patient, <id>.json|md|txt, into this directory instead of printing."),
              db: Optional[Path] = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory).")):
     """Evaluate patient records against every evidence item of their observed markers (and the PAM signature). For research use only."""
     from cli.main import handled
 
-    handled(_run)(patient, fmt, priors, out, db)
+    handled(_run)(patient, fmt, priors, model, out, db)
 
 
-def _run(patient: Path, fmt: Optional[str], priors: str, out: Optional[Path], db: Optional[Path]) -> None:
+def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], out: Optional[Path], db: Optional[Path]) -> None:
     from cli.main import fail
     from kb.evaluate import evaluate_path
 
@@ -38,7 +39,7 @@ def _run(patient: Path, fmt: Optional[str], priors: str, out: Optional[Path], db
         fail(f"--format: kb evaluate writes one of {', '.join(FORMATS)}, got {fmt!r}")
     if priors not in ("published", "equal"):
         fail(f"--priors: expected published or equal, got {priors!r}")
-    summaries, kind = evaluate_path(patient, priors=priors, db=db)
+    summaries, kind = evaluate_path(patient, priors=priors, model=model, db=db)
     for s in summaries:
         for o in s["patient"]["observations"]:
             r = o["resolved"]

@@ -11,7 +11,6 @@ Bad input raises InputError with one line: `file: field: what was expected`.
 from __future__ import annotations
 
 import json
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,6 @@ RECORD_SUFFIXES = (".json", ".yaml", ".yml", ".jsonl")
 SIGNED_KINDS = ("transcriptomic", "signature")  # log-scale or score values may be negative
 ULN_KINDS = ("lab", "cytokine")  # values that may be given as a multiple of the ULN
 LEVEL_RANK = {lvl: i for i, lvl in enumerate("ABCDE")}
-MIN_PAM_GENES = 10  # fewer genes present: no call
-RAW_COUNT_LOG2 = 25  # a log2 value above this is a raw count
 # the published model's population when its marker has no evidence item: B-ALL bone marrow before lymphodepletion
 PAM_POPULATION = Population("B-ALL", "CD19 CAR-T unspecified", "CD19 CAR-T", "before lymphodepletion", "pre")
 
@@ -156,7 +153,7 @@ def _problem(err: dict) -> str:
 class Evaluator:
     """Everything a summary needs from the knowledge base, loaded once for a batch of records."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection):
+    def __init__(self, con: duckdb.DuckDBPyConnection, model: str | None = None):
         from kb.query import evidence_filters, fetch_evidence
 
         self.con = con
@@ -167,7 +164,8 @@ class Evaluator:
         self.evidence: dict[str, list[dict]] = {}
         for item in fetch_evidence(con, *evidence_filters(con, status="accepted")):
             self.evidence.setdefault(item["marker_id"], []).append(item)
-        self._pam_models = None
+        self.model_spec = model
+        self._pam_models: dict = {}
 
     def evaluate(self, patient, label: str, priors: str = "published") -> dict:
         if priors not in ("published", "equal"):
@@ -287,88 +285,35 @@ class Evaluator:
 
     # ---- PAM -------------------------------------------------------------------------------------
 
-    def _pam_model(self, model_id: str | None, label: str) -> tuple[dict, list] | None:
-        if self._pam_models is None:
-            self._pam_models = {m["id"]: m for m in store.pam_models(self.con)}
-        if model_id is None:
-            if not self._pam_models:
-                return None
-            model_id = next(iter(self._pam_models))
-        elif model_id not in self._pam_models:
-            raise InputError(f"{label}: model: unknown PAM model {model_id!r}; expected one of "
-                             f"{', '.join(self._pam_models) or '(none in this knowledge base)'}")
-        return self._pam_models[model_id], store.pam_genes(self.con, model_id)
+    def _model(self, spec: str | None, label: str):
+        """The PAM model a record asks for (its `model`, else --model, else the knowledge base's default)."""
+        from kb.errors import NotFound
+        from kb.pam_model import open_model
+
+        spec = spec or self.model_spec
+        if spec not in self._pam_models:
+            try:
+                self._pam_models[spec] = open_model(spec, con=self.con)[0]
+            except NotFound as exc:
+                if spec is None:
+                    self._pam_models[spec] = None  # a knowledge base without models: no PAM block
+                else:
+                    raise InputError(f"{label}: model: {exc}") from None
+        return self._pam_models[spec]
 
     def _pam(self, patient, population: Population, label: str, priors: str) -> dict | None:
         """The PAM signature of the record's expression: δ, posteriors and call under both priors, per-gene shares."""
+        from kb.pam_summary import summarize
+
         if patient.expression is None:
             return None
-        found = self._pam_model(patient.model, label)
-        if found is None:
+        model = self._model(patient.model, label)
+        if model is None:
             return None
-        row, genes = found
-        classes = json.loads(row["classes"])
-        published, n_per_class = json.loads(row["priors"]), json.loads(row["n_per_class"])
-        expr = patient.expression
-        values: dict[str, float] = {}
-        for symbol, value in expr.genes.items():
-            at = f"{label}: expression.genes.{symbol}"
-            if expr.scale == "counts":
-                if value < 0:
-                    raise InputError(f"{at}: expected a count >= 0 (scale: counts), got {value:g}")
-                value = math.log2(value + 1)
-            elif value > RAW_COUNT_LOG2:
-                raise InputError(f"{at}: {value:g} looks like a raw count, not a log2 value (log2 expression above "
-                                 f"{RAW_COUNT_LOG2} is implausible); expected log2 values, or \"scale\": \"counts\" "
-                                 "for raw counts (transformed as log2(x + 1))")
-            values[symbol.upper()] = value
-        used = [g for g in genes if g[0].upper() in values]
-        model_symbols = {g[0].upper() for g in genes}
-        items = self.evidence.get(row["marker_id"]) or []
+        items = self.evidence.get(model.marker_id) or []
         model_population = self.populations.evidence(items[0]) if items else PAM_POPULATION
-        out = {
-            "model": {"id": row["id"], "name": row["name"], "source_id": row["source_id"], "marker_id": row["marker_id"],
-                      "classes": classes, "n_per_class": n_per_class, "n_genes": len(genes), "scale": row["scale"],
-                      "validation": row["validation"], "evidence": [i["id"] for i in items]},
-            "applicability": self.populations.judge(population, model_population),
-            "scale": expr.scale, "priors": priors, "status": None, "call": None, "partial": False, "reason": None,
-            "priors_used": None, "delta": None, "posterior": None, "by_priors": None,
-            "genes_used": [g[0] for g in used], "genes_missing": [g[0] for g in genes if g[0].upper() not in values],
-            "genes_ignored": sorted((s for s in expr.genes if s.upper() not in model_symbols), key=str.casefold),
-            "contributions": None,
-        }
-        if len(used) < min(MIN_PAM_GENES, len(genes)):
-            out.update(status="indeterminate", reason=f"only {len(used)} of the model's {len(genes)} genes are in the "
-                                                      f"record; a call needs at least {MIN_PAM_GENES}")
-            return out
-        import numpy as np
-
-        from kb.pam import NearestShrunkenCentroid
-
-        model = NearestShrunkenCentroid.from_parameters(
-            [g[0] for g in used], classes, [[json.loads(g[1])[c] for g in used] for c in classes], [g[2] for g in used],
-            priors={c: published[c] for c in classes}, n_per_class=[n_per_class[c] for c in classes])
-        x = np.array([[values[g[0].upper()] for g in used]])
-        by_priors = {}
-        for name, arg in (("published", None), ("equal", "equal")):
-            delta, post = model.decision_function(x, priors=arg)[0], model.predict_proba(x, priors=arg)[0]
-            pri = {c: published[c] for c in classes} if arg is None else {c: 1 / len(classes) for c in classes}
-            by_priors[name] = {"priors": pri, "delta": dict(zip(classes, map(float, delta))),
-                               "posterior": dict(zip(classes, map(float, post))), "call": classes[int(np.argmin(delta))]}
-        chosen = by_priors[priors]
-        ranked = sorted(classes, key=lambda c: chosen["delta"][c])
-        a, b = (classes[0], classes[1]) if len(classes) == 2 else (ranked[0], ranked[1])
-        shares = model.contributions(x[0], pair=(a, b))
-        prior_term = 2 * math.log(chosen["priors"][a]) - 2 * math.log(chosen["priors"][b])
-        partial = len(used) < len(genes)
-        out.update(
-            status="partial" if partial else "called", call=chosen["call"], partial=partial,
-            reason=(f"{len(used)} of {len(genes)} genes present: scored over the present genes only" if partial else None),
-            priors_used=chosen["priors"], delta=chosen["delta"], posterior=chosen["posterior"], by_priors=by_priors,
-            contributions={"of": f"delta_{b} - delta_{a}", "positive_favours": a,
-                           "genes": dict(sorted(((g[0], float(v)) for g, v in zip(used, shares)), key=lambda kv: -abs(kv[1]))),
-                           "prior_term": prior_term, "total": chosen["delta"][b] - chosen["delta"][a]})
-        return out
+        return summarize(model, patient.expression.genes, patient.expression.scale, priors,
+                         self.populations.judge(population, model_population), [i["id"] for i in items], label)
 
 
 def _plain(value):
@@ -392,36 +337,39 @@ def _summary(findings: list[dict], observed: list[str], without_evidence: list[s
             "observed_without_evidence": without_evidence, "not_observed": not_observed}
 
 
-def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, priors: str = "published") -> list[dict]:
-    """One summary per record; every record is validated before any is evaluated (all or nothing)."""
+def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, priors: str = "published",
+                     model: str | None = None) -> list[dict]:
+    """One summary per record; every record is validated before any is evaluated (all or nothing).
+
+    `model` (a model file or a knowledge-base model id) scores expression for records that name none."""
     patients = [(parse_record(r), r.label) for r in records]
-    evaluator = Evaluator(con)
+    evaluator = Evaluator(con, model)
     return [evaluator.evaluate(p, label, priors) for p, label in patients]
 
 
-def evaluate_path(path: str | os.PathLike, *, priors: str = "published", con: duckdb.DuckDBPyConnection | None = None,
-                  db: str | os.PathLike | None = None) -> tuple[list[dict], str]:
+def _with_connection(run, con: duckdb.DuckDBPyConnection | None, db: str | os.PathLike | None):
+    if con is not None:
+        return run(con)
+    own = store.connect(db)
+    try:
+        return run(own)
+    finally:
+        own.close()
+
+
+def evaluate_path(path: str | os.PathLike, *, priors: str = "published", model: str | None = None,
+                  con: duckdb.DuckDBPyConnection | None = None, db: str | os.PathLike | None = None) -> tuple[list[dict], str]:
     """Summaries of the records at `path` (file, JSONL or directory) and how they came (see load_records)."""
     records, kind = load_records(path)
-    if con is not None:
-        return evaluate_records(records, con=con, priors=priors), kind
-    own = store.connect(db)
-    try:
-        return evaluate_records(records, con=own, priors=priors), kind
-    finally:
-        own.close()
+    return _with_connection(lambda c: evaluate_records(records, con=c, priors=priors, model=model), con, db), kind
 
 
-def evaluate(record: dict, *, priors: str = "published", con: duckdb.DuckDBPyConnection | None = None,
-             db: str | os.PathLike | None = None, label: str = "record") -> dict:
+def evaluate(record: dict, *, priors: str = "published", model: str | None = None,
+             con: duckdb.DuckDBPyConnection | None = None, db: str | os.PathLike | None = None,
+             label: str = "record") -> dict:
     """The summary of one record given as a dict."""
-    if con is not None:
-        return evaluate_records([Record(label, record)], con=con, priors=priors)[0]
-    own = store.connect(db)
-    try:
-        return evaluate_records([Record(label, record)], con=own, priors=priors)[0]
-    finally:
-        own.close()
+    return _with_connection(lambda c: evaluate_records([Record(label, record)], con=c, priors=priors, model=model)[0],
+                            con, db)
 
 
 __all__ = ["DISCLAIMER", "Evaluator", "Record", "evaluate", "evaluate_path", "evaluate_records", "load_records",

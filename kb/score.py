@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.errors import InputError
+from kb.expression import MIN_CALL_GENES, RAW_COUNT_LOG2
 
 if TYPE_CHECKING:
     import numpy as np
 
-MIN_GENES = 10  # as in kb evaluate: a row with fewer of the model's genes present gets no call
-RAW_COUNT_LOG2 = 25  # a log2 expression value above this is a raw count
+MIN_GENES = MIN_CALL_GENES
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT",
             "UHUGEINT", "FLOAT", "DOUBLE", "DECIMAL")
 

@@ -72,7 +72,7 @@ class Patient(_Strict):
     timepoint: str = Field(min_length=1, description="When the observations were made (baseline, at conditioning, day 28, ...).")
     observations: list[Observation] = Field(default_factory=list)
     expression: Optional[Expression] = None
-    model: Optional[str] = Field(default=None, description="PAM model id in the knowledge base (default: the only one, the published 14-gene model).")
+    model: Optional[str] = Field(default=None, description="PAM model: a model id in the knowledge base or a model file written by `kb pam train` (default: --model, else the published 14-gene model).")
 
     @field_validator("id", mode="before")
     @classmethod

@@ -696,3 +696,35 @@ def test_random_valid_records_never_crash(evaluator, disease, therapy, timepoint
         if pam["call"] is not None:
             assert sum(pam["posterior"].values()) == pytest.approx(1)
     json.dumps(summary)  # serialisable
+
+
+def test_evaluate_scores_expression_with_a_trained_model_file(runner, built_db, tmp_path):
+    """--model takes a file from `kb pam train`; the summary equals the model's own scoring of the genes given."""
+    import csv
+
+    from cli.main import app as kb_app
+    from kb.pam_model import load_model_file
+
+    fixtures = Path(__file__).parent / "fixtures" / "pamr"
+    model_file = tmp_path / "model.json"
+    trained = runner.invoke(kb_app, ["pam", "train", str(fixtures / "pub14_x.csv"), str(fixtures / "pub14_y.csv"),
+                                     "--out", str(model_file), "--format", "json"])
+    assert trained.exit_code == 0, trained.output
+    model = load_model_file(model_file)
+    with open(fixtures / "pub14_xtest.csv", newline="") as fh:
+        row = next(csv.DictReader(fh))
+    genes = {g: float(row[g]) for g in model.genes[:12]}
+    record = tmp_path / "T1.json"
+    record.write_text(json.dumps({"id": "T1", "disease": "B-ALL", "therapy": "tisa-cel",
+                                  "timepoint": "before lymphodepletion", "observations": [],
+                                  "expression": {"scale": "log2", "genes": genes}}))
+    result = runner.invoke(kb_app, ["evaluate", str(record), "--model", str(model_file), "--db", str(built_db),
+                                    "--format", "json"])
+    assert result.exit_code == 0, result.output
+    pam = json.loads(result.stdout)["pam"]
+    assert pam["model"]["kind"] == "trained" and pam["genes_used"] == list(model.genes[:12])
+    assert pam["partial"] is True and pam["status"] == "partial"
+    expected = model.subset(model.genes[:12]).predict_proba([[genes[g] for g in model.genes[:12]]])[0]
+    assert [pam["posterior"][c] for c in model.classes] == pytest.approx(list(expected), rel=1e-12)
+    missing = runner.invoke(kb_app, ["evaluate", str(record), "--model", str(tmp_path / "nope.json"), "--db", str(built_db)])
+    assert missing.exit_code == 2 and "nope.json" in missing.stderr
