@@ -75,6 +75,24 @@ def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
     return bundle
 
 
+def derive_read_model(path: Path) -> None:
+    """Render each marker's items with the query layer itself, so the read model cannot disagree with it."""
+    import duckdb
+
+    from kb import query, store
+
+    con = duckdb.connect(str(path))
+    try:
+        rows = []
+        for marker_id, name in sorted(store.marker_names(con).items()):
+            items = query.marker_items(con, marker_id, name)
+            if items:
+                rows.append((marker_id, len(items), json.dumps(items, ensure_ascii=False, separators=(",", ":"))))
+        store.write_marker_evidence(con, rows)
+    finally:
+        con.close()
+
+
 @dataclass
 class BuildReport:
     db: Path
@@ -95,5 +113,5 @@ def build(seeds: Path, db: Path) -> BuildReport:
         KbMeta(key="built_at", value=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
         KbMeta(key="counts", value=json.dumps(counts, sort_keys=True)),
     ]
-    write_atomic(db, [*bundle.groups.values(), meta])
+    write_atomic(db, [*bundle.groups.values(), meta], derive=derive_read_model)
     return BuildReport(db=db, content=bundle.content, counts=counts, seconds=time.perf_counter() - started)

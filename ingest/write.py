@@ -31,8 +31,10 @@ def check_writable(db: Path) -> None:
             pass  # a corrupt or foreign file is simply replaced by the build
 
 
-def write_atomic(db: Path, groups: Iterable[list]) -> None:
-    """Create the schema and insert every row in one transaction into a temporary file, then rename it."""
+def write_atomic(db: Path, groups: Iterable[list], derive=None) -> None:
+    """Create the schema and insert every row in one transaction into a temporary file, then rename it.
+
+    `derive(path)` runs after the rows are in and before the rename: read models computed from them."""
     from sqlmodel import Session, SQLModel, create_engine
 
     import schemas.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
@@ -48,6 +50,8 @@ def write_atomic(db: Path, groups: Iterable[list]) -> None:
                 session.add_all(rows)
                 session.flush()
         engine.dispose()
+        if derive is not None:
+            derive(tmp)
         os.replace(tmp, db)
     except BaseException:
         engine.dispose()

@@ -49,6 +49,12 @@ def check(con: duckdb.DuckDBPyConnection, seeds: Path | None = None) -> CheckRep
     for evidence_id, doc_id, start, end, quote in store.links(con):
         report.links += 1
         _check_span(report, f"evidence {evidence_id}", texts.get(doc_id), doc_id, start, end, quote)
+    from kb.query import marker_items
+
+    for marker_id, name, rendered in store.marker_evidence_all(con):
+        fresh = marker_items(con, marker_id, name)
+        if (json.loads(rendered) if rendered else []) != fresh:
+            report.problems.append(f"read model of marker {marker_id}: differs from the evidence and link tables")
     for model_id, provenance in store.pam_provenance(con):
         for item in json.loads(provenance):
             report.pam_links += 1

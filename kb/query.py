@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -17,6 +18,7 @@ from kb.resolve import MarkerIndex
 from kb.vocab import Vocabulary
 
 STATUS_FILTERS = ("accepted", "submitted", "rejected", "all")
+DIRECTIONS = ("unfavorable", "favorable", "mixed", "none")
 
 _EVIDENCE_SQL = "SELECT e.* FROM evidence e WHERE {where}"
 # Links are fetched by marker, the clustered key both tables are stored in, then matched by id in Python.
@@ -36,42 +38,68 @@ def _rows(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
     return [dict(zip(cols, row)) for row in cur.fetchall()]
 
 
-def evidence_filters(con, marker_id=None, disease=None, therapy=None, direction=None, evidence_type=None,
-                     status="accepted", source=None) -> tuple[str, list]:
-    """A WHERE clause and its parameters for the given filters (values are bound, never interpolated)."""
-    clauses, params = ["TRUE"], []
-    if marker_id is not None:
-        clauses.append("e.marker_id = ?")
-        params.append(marker_id)
-    if disease:
-        names = Vocabulary(con, "disease")
-        clauses.append("e.disease IN (SELECT unnest(?::VARCHAR[]))")
-        params.append(names.descendants(names.resolve(disease, "--disease")["name"]))
-    if therapy:
-        therapies = Vocabulary(con, "therapy")
-        classes = {t["therapy_class"] for t in therapies.terms.values()}
-        if therapy in classes:
-            clauses.append("e.therapy_class = ?")
-            params.append(therapy)
-        else:
-            clauses.append("e.therapy = ?")
-            params.append(therapies.resolve(therapy, "--therapy")["name"])
-    for column, value, allowed in (("direction", direction, ("unfavorable", "favorable", "mixed", "none")),
-                                   ("evidence_type", evidence_type, None)):
-        if value:
-            if allowed and value not in allowed:
-                raise InputError(f"--direction: expected one of {', '.join(allowed)}, got {value!r}")
+@dataclass(frozen=True)
+class Filters:
+    """The filters of an evidence query, resolved against the vocabularies once; they apply either as SQL
+    (`sql`) or to rendered items (`matches`), with one meaning."""
+
+    marker_id: str | None = None
+    diseases: tuple[str, ...] | None = None  # the disease and its subtypes
+    therapy: str | None = None
+    therapy_class: str | None = None
+    direction: str | None = None
+    evidence_type: str | None = None
+    status: str = "accepted"
+    source: str | None = None
+
+    @classmethod
+    def resolve(cls, con, marker_id=None, disease=None, therapy=None, direction=None, evidence_type=None,
+                status="accepted", source=None) -> "Filters":
+        diseases = therapy_name = therapy_class = None
+        if disease:
+            names = Vocabulary(con, "disease")
+            diseases = tuple(names.descendants(names.resolve(disease, "--disease")["name"]))
+        if therapy:
+            therapies = Vocabulary(con, "therapy")
+            if therapy in {t["therapy_class"] for t in therapies.terms.values()}:
+                therapy_class = therapy
+            else:
+                therapy_name = therapies.resolve(therapy, "--therapy")["name"]
+        if direction and direction not in DIRECTIONS:
+            raise InputError(f"--direction: expected one of {', '.join(DIRECTIONS)}, got {direction!r}")
+        if status not in STATUS_FILTERS:
+            raise InputError(f"--status: expected one of {', '.join(STATUS_FILTERS)}, got {status!r}")
+        return cls(marker_id, diseases, therapy_name, therapy_class, direction or None, evidence_type or None,
+                   status, source or None)
+
+    def _checks(self) -> list[tuple[str, object]]:
+        return [(column, value) for column, value in (
+            ("marker_id", self.marker_id), ("therapy", self.therapy), ("therapy_class", self.therapy_class),
+            ("direction", self.direction), ("evidence_type", self.evidence_type),
+            ("status", None if self.status == "all" else self.status), ("source_id", self.source)) if value is not None]
+
+    def sql(self) -> tuple[str, list]:
+        """A WHERE clause over `evidence e` and its parameters (values are bound, never interpolated)."""
+        clauses, params = ["TRUE"], []
+        for column, value in self._checks():
             clauses.append(f"e.{column} = ?")
             params.append(value)
-    if status not in STATUS_FILTERS:
-        raise InputError(f"--status: expected one of {', '.join(STATUS_FILTERS)}, got {status!r}")
-    if status != "all":
-        clauses.append("e.status = ?")
-        params.append(status)
-    if source:
-        clauses.append("e.source_id = ?")
-        params.append(source)
-    return " AND ".join(clauses), params
+        if self.diseases is not None:
+            clauses.append("e.disease IN (SELECT unnest(?::VARCHAR[]))")
+            params.append(list(self.diseases))
+        return " AND ".join(clauses), params
+
+    def matches(self, item: dict) -> bool:
+        """The same test on an item as rendered by `fetch_evidence`."""
+        values = {**item, "source_id": item["source"]["id"]}
+        return all(values[column] == value for column, value in self._checks()) and \
+            (self.diseases is None or item["disease"] in self.diseases)
+
+
+def evidence_filters(con, marker_id=None, disease=None, therapy=None, direction=None, evidence_type=None,
+                     status="accepted", source=None) -> tuple[str, list]:
+    """A WHERE clause and its parameters for the given filters (see Filters)."""
+    return Filters.resolve(con, marker_id, disease, therapy, direction, evidence_type, status, source).sql()
 
 
 def strength(item: dict) -> tuple:
@@ -134,6 +162,11 @@ def _num(value):
     return int(value) if float(value).is_integer() and abs(value) < 1e15 else value
 
 
+def marker_items(con: duckdb.DuckDBPyConnection, marker_id: str, name: str) -> list[dict]:
+    """Every evidence item of one marker (all statuses) as `kb query` renders them: the read model's rows."""
+    return fetch_evidence(con, *Filters(marker_id=marker_id, status="all").sql(), {marker_id: name})
+
+
 def evidence(marker: str | None = None, disease: str | None = None, therapy: str | None = None,
              direction: str | None = None, evidence_type: str | None = None, status: str = "accepted",
              source: str | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
@@ -141,13 +174,18 @@ def evidence(marker: str | None = None, disease: str | None = None, therapy: str
     """Evidence items for a marker (resolved fuzzily) and optional filters, as the `kb query` JSON."""
     con = _con(con, db)
     resolved = MarkerIndex(con).resolve(marker) if marker is not None else None
-    where, params = evidence_filters(con, resolved.id if resolved else None, disease, therapy, direction,
-                                     evidence_type, status, source)
+    filters = Filters.resolve(con, resolved.id if resolved else None, disease, therapy, direction, evidence_type,
+                              status, source)
+    rendered = store.marker_evidence(con, resolved.id) if resolved else None
+    if rendered is not None:  # the build's read model: one row instead of two scans
+        items = [item for item in json.loads(rendered) if filters.matches(item)]
+    else:
+        items = fetch_evidence(con, *filters.sql(), {resolved.id: resolved.name} if resolved else None)
     return {
         "kb_version": store.kb_version(con),
         "query": {"marker": marker, "resolved": resolved.as_json() if resolved else None, "disease": disease,
                   "therapy": therapy, "direction": direction, "type": evidence_type, "status": status},
-        "evidence": fetch_evidence(con, where, params, {resolved.id: resolved.name} if resolved else None),
+        "evidence": items,
     }
 
 

@@ -72,6 +72,23 @@ def kb_version(con: duckdb.DuckDBPyConnection) -> dict:
 
 # ---- small lookups shared by resolution and evaluation ---------------------------------------------
 
+def marker_evidence(con: duckdb.DuckDBPyConnection, marker_id: str) -> str | None:
+    """The read model's rendered items (JSON) of one marker; None when the marker has none."""
+    rows = con.execute("SELECT items FROM marker_evidence WHERE marker_id = ?", [marker_id]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def marker_evidence_all(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(marker id, marker name, rendered items JSON or NULL) of every marker, for `kb check`."""
+    return con.execute("SELECT m.id, m.name, r.items FROM marker m LEFT JOIN marker_evidence r ON r.marker_id = m.id "
+                       "ORDER BY m.id").fetchall()
+
+
+def write_marker_evidence(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, int, str]]) -> None:
+    """Store the read model (build path, on the not yet published database file)."""
+    con.executemany("INSERT INTO marker_evidence (marker_id, n_items, items) VALUES (?, ?, ?)", rows)
+
+
 def marker_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     return dict(con.execute("SELECT id, name FROM marker").fetchall())
 

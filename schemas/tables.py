@@ -132,6 +132,17 @@ class EvidenceLink(SQLModel, table=True):
     marker_id: str = Field(foreign_key="marker.id", index=True)
 
 
+class MarkerEvidence(SQLModel, table=True):
+    """Read model: each marker's evidence items rendered as `kb query` returns them (every status,
+    strongest first, with links). Derived at build from the tables above, re-derived and compared by
+    `kb check`; it turns the common query, one marker, into one indexed row (see benchmarks, section query)."""
+
+    __tablename__ = "marker_evidence"
+    marker_id: str = Field(primary_key=True, foreign_key="marker.id")
+    n_items: int
+    items: str  # JSON list
+
+
 class PamModel(SQLModel, table=True):
     __tablename__ = "pam_model"
     id: str = Field(primary_key=True)

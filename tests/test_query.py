@@ -84,17 +84,48 @@ def test_unresolvable_marker_exits_1_with_nearest(runner, built_db):
     assert "Traceback" not in result.output
 
 
-def test_status_filter(tmp_path, built_db, runner):
+def test_status_filter(tmp_path, seeds_copy, runner):
+    from ingest.build import build
+
+    curation = seeds_copy / "curation" / "shao2022.yaml"
+    text = curation.read_text()
+    first = "shao2022-ldh-efs-adult-all"
+    start = text.index(f"- id: {first}")
+    end = text.index("quotes:", start)
+    curation.write_text(text[:start] + text[start:end].replace("    level:", "    status: submitted\n    level:", 1) + text[end:])
+    db = tmp_path / "kb.duckdb"
+    build(seeds_copy, db)
+    shown = {i["id"] for i in run_json(runner, db, "query", "--marker", "LDH")["evidence"]}
+    assert first not in shown and shown
+    every = run_json(runner, db, "query", "--marker", "LDH", "--status", "all")["evidence"]
+    assert first in {i["id"] for i in every}
+    assert {i["id"]: i["status"] for i in every}[first] == "submitted"
+    submitted = run_json(runner, db, "query", "--marker", "LDH", "--status", "submitted")["evidence"]
+    assert [i["id"] for i in submitted] == [first]
+
+
+def test_read_model_equals_the_tables(con, built_db):
+    """`kb query` for a marker reads the build's rendered items; the SQL path must give the same answer."""
+    from kb.query import Filters, fetch_evidence
+
+    for marker in ["LDH", "TMTV", "CD19 ex2part", "IL-6", "14-gene signature"]:
+        for kwargs in ({}, {"disease": "LBCL"}, {"therapy": "CD19 CAR-T"}, {"direction": "unfavorable"},
+                       {"evidence_type": "prognostic"}, {"status": "all"}):
+            fast = query.evidence(marker, con=con, **kwargs)
+            resolved = fast["query"]["resolved"]
+            slow = fetch_evidence(con, *Filters.resolve(con, resolved["id"], **kwargs).sql())
+            assert fast["evidence"] == slow, (marker, kwargs)
+
+
+def test_check_detects_a_stale_read_model(runner, built_db, tmp_path):
     db = tmp_path / "kb.duckdb"
     shutil.copy(built_db, db)
     con = duckdb.connect(str(db))
-    first = con.execute("SELECT id FROM evidence WHERE marker_id = 'ldh' ORDER BY id LIMIT 1").fetchone()[0]
-    con.execute("UPDATE evidence SET status = 'submitted' WHERE id = ?", [first])
+    con.execute("UPDATE evidence SET status = 'submitted' WHERE id = 'shao2022-ldh-efs-adult-all'")
     con.close()
-    shown = {i["id"] for i in run_json(runner, db, "query", "--marker", "LDH")["evidence"]}
-    assert first not in shown
-    shown_all = {i["id"] for i in run_json(runner, db, "query", "--marker", "LDH", "--status", "all")["evidence"]}
-    assert first in shown_all
+    result = runner.invoke(app, ["check", "--db", str(db), "--format", "json"])
+    assert result.exit_code == 1
+    assert any("read model of marker ldh" in p for p in json.loads(result.stdout)["problems"])
 
 
 def test_markers_json(runner, built_db):
