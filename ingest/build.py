@@ -76,19 +76,19 @@ def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
 
 
 def derive_read_model(path: Path) -> None:
-    """Render each marker's items with the query layer itself, so the read model cannot disagree with it."""
+    """Render every item with the query layer itself (so the read model cannot disagree with it), one pass,
+    grouped by marker; the global strongest-first order is each marker's order too."""
     import duckdb
 
     from kb import query, store
 
     con = duckdb.connect(str(path))
     try:
-        rows = []
-        for marker_id, name in sorted(store.marker_names(con).items()):
-            items = query.marker_items(con, marker_id, name)
-            if items:
-                rows.append((marker_id, len(items), json.dumps(items, ensure_ascii=False, separators=(",", ":"))))
-        store.write_marker_evidence(con, rows)
+        by_marker: dict[str, list] = {}
+        for item in query.fetch_evidence(con, *query.Filters(status="all").sql()):
+            by_marker.setdefault(item["marker_id"], []).append(item)
+        store.write_marker_evidence(con, [(mid, len(items), json.dumps(items, ensure_ascii=False, separators=(",", ":")))
+                                          for mid, items in sorted(by_marker.items())])
     finally:
         con.close()
 

@@ -33,6 +33,16 @@ class Folded:
     index: list[int]
 
 
+def _fold_char(ch: str) -> str:
+    if ch in _IGNORABLE:
+        return ""
+    ch = _QUOTES.get(ch, ch)
+    return "".join(p for p in unicodedata.normalize("NFKC", ch).casefold() if p not in _IGNORABLE and not p.isspace())
+
+
+_FOLDED: dict[str, str] = {}  # per-character memo: NFKC on every character of every paper is the slow part
+
+
 def fold(text: str) -> Folded:
     out: list[str] = []
     index: list[int] = []
@@ -44,12 +54,10 @@ def fold(text: str) -> Folded:
         if i in tags:
             skip_until = tags[i]
             continue
-        if ch in _IGNORABLE:
-            continue
-        ch = _QUOTES.get(ch, ch)
-        for piece in unicodedata.normalize("NFKC", ch).casefold():
-            if piece in _IGNORABLE or piece.isspace():
-                continue
+        folded = _FOLDED.get(ch)
+        if folded is None:
+            folded = _FOLDED[ch] = _fold_char(ch)
+        for piece in folded:
             out.append(piece)
             index.append(i)
     return Folded("".join(out), index)

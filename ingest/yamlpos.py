@@ -9,6 +9,8 @@ import yaml
 from kb.errors import CurationError
 
 Path_ = tuple[Any, ...]
+# libyaml's parser (shipped in PyYAML's wheels) is ~10x faster and keeps the same marks.
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load(path: Path, display: str | None = None) -> tuple[Any, dict[Path_, int]]:
@@ -20,7 +22,7 @@ def load(path: Path, display: str | None = None) -> tuple[Any, dict[Path_, int]]
         raise CurationError(f"{name}:1: file: expected UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise CurationError(f"{name}: cannot read: {exc.strerror}") from None
-    loader = yaml.SafeLoader(text)
+    loader = _Loader(text)
     try:
         node = loader.get_single_node()
         lines: dict[Path_, int] = {}
@@ -37,7 +39,7 @@ def load(path: Path, display: str | None = None) -> tuple[Any, dict[Path_, int]]
     return data, lines
 
 
-def _walk(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict[Path_, int], name: str) -> Any:
+def _walk(loader, node: yaml.Node, path: Path_, lines: dict[Path_, int], name: str) -> Any:
     lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}

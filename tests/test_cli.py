@@ -57,3 +57,16 @@ def test_readme_counts_match_the_build(con):
     assert f"| evidence items | {built['evidence']} |" in README
     assert f"| evidence links (verified spans) | {built['evidence_link']} |" in README
     assert f"| markers | {built['marker']} ({built['marker_alias']} spellings) |" in README
+
+
+def test_entry_point_fast_path_gives_the_same_answer(runner, built_db):
+    """`kb query` through main() (a one-command app) prints what the full app prints, exit codes included."""
+    args = ["query", "--marker", "lactate dehydrogenase", "--db", str(built_db), "--format", "json"]
+    full = runner.invoke(app, args)
+    code = "import sys; from cli.main import main; sys.argv = ['kb'] + sys.argv[1:]; main()"
+    fast = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+    assert fast.returncode == full.exit_code == 0
+    assert json.loads(fast.stdout) == json.loads(full.stdout)
+    missing = subprocess.run([sys.executable, "-c", code, "query", "--marker", "zzzz", "--db", str(built_db)],
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 1 and "no marker matches 'zzzz'" in missing.stderr
