@@ -75,22 +75,16 @@ def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
     return bundle
 
 
-def derive_read_model(path: Path) -> None:
+def derive_read_model(con) -> None:
     """Render every item with the query layer itself (so the read model cannot disagree with it), one pass,
     grouped by marker; the global strongest-first order is each marker's order too."""
-    import duckdb
-
     from kb import query, store
 
-    con = duckdb.connect(str(path))
-    try:
-        by_marker: dict[str, list] = {}
-        for item in query.fetch_evidence(con, *query.Filters(status="all").sql()):
-            by_marker.setdefault(item["marker_id"], []).append(item)
-        store.write_marker_evidence(con, [(mid, len(items), json.dumps(items, ensure_ascii=False, separators=(",", ":")))
-                                          for mid, items in sorted(by_marker.items())])
-    finally:
-        con.close()
+    by_marker: dict[str, list] = {}
+    for item in query.fetch_evidence(con, *query.Filters(status="all").sql()):
+        by_marker.setdefault(item["marker_id"], []).append(item)
+    store.write_marker_evidence(con, [(mid, len(items), json.dumps(items, ensure_ascii=False, separators=(",", ":")))
+                                      for mid, items in sorted(by_marker.items())])
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 from kb.errors import StoreError
 
@@ -31,31 +31,62 @@ def check_writable(db: Path) -> None:
             pass  # a corrupt or foreign file is simply replaced by the build
 
 
-def write_atomic(db: Path, groups: Iterable[list], derive=None) -> None:
+def write_atomic(db: Path, groups: Iterable[list], derive: Callable | None = None) -> None:
     """Create the schema and insert every row in one transaction into a temporary file, then rename it.
 
-    `derive(path)` runs after the rows are in and before the rename: read models computed from them."""
-    from sqlmodel import Session, SQLModel, create_engine
-
-    import schemas.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+    The DDL is compiled from the SQLModel tables (PostgreSQL dialect, which DuckDB speaks for DDL) and the
+    rows are SQLModel objects, written through DuckDB's own API: the SQLAlchemy dialect for DuckDB
+    (duckdb-engine) is not needed, and at interpreter exit it left DuckDB objects alive that nanobind
+    reported as leaks. `derive(con)` runs inside the transaction: read models computed from the rows.
+    """
+    import duckdb
 
     tmp = db.with_name(f".{db.name}.{os.getpid()}.building")
     for stale in (tmp, tmp.with_name(tmp.name + ".wal")):
         stale.unlink(missing_ok=True)
-    engine = create_engine(f"duckdb:///{tmp}")
+    con = duckdb.connect(str(tmp))
     try:
-        SQLModel.metadata.create_all(engine)
-        with Session(engine) as session, session.begin():
-            for rows in groups:
-                session.add_all(rows)
-                session.flush()
-        engine.dispose()
+        con.execute("BEGIN TRANSACTION")
+        for statement in schema_ddl():
+            con.execute(statement)
+        for rows in groups:
+            insert_rows(con, rows)
         if derive is not None:
-            derive(tmp)
+            derive(con)
+        con.execute("COMMIT")
+        con.close()
         os.replace(tmp, db)
     except BaseException:
-        engine.dispose()
+        con.close()
         tmp.unlink(missing_ok=True)
         raise
     finally:
         tmp.with_name(tmp.name + ".wal").unlink(missing_ok=True)
+
+
+def schema_ddl() -> list[str]:
+    """CREATE TABLE and CREATE INDEX statements of every table, parents first."""
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.schema import CreateIndex, CreateTable
+    from sqlmodel import SQLModel
+
+    import schemas.tables  # noqa: F401  (registers the tables on SQLModel.metadata)
+
+    dialect = postgresql.dialect()
+    statements = []
+    for table in SQLModel.metadata.sorted_tables:
+        statements.append(str(CreateTable(table).compile(dialect=dialect)))
+        statements.extend(str(CreateIndex(index).compile(dialect=dialect)) for index in sorted(table.indexes, key=lambda i: i.name))
+    return statements
+
+
+def insert_rows(con, rows: list) -> None:
+    """Insert SQLModel objects of one table (values bound, column names quoted)."""
+    if not rows:
+        return
+    table = type(rows[0]).__table__
+    columns = [column.name for column in table.columns]
+    names = ", ".join(f'"{c}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    con.executemany(f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})',
+                    [[getattr(row, c) for c in columns] for row in rows])

@@ -103,18 +103,18 @@ def test_failure_mid_build_leaves_previous_database_intact(tmp_path, seeds_dir, 
     db = tmp_path / "kb.duckdb"
     build(seeds_dir, db)
     before = _dump(db)
-    from sqlmodel import Session
+    import ingest.write
 
     calls = {"n": 0}
-    real_flush = Session.flush
+    real_insert = ingest.write.insert_rows
 
-    def flaky_flush(self, *args, **kwargs):
+    def flaky_insert(con, rows):
         calls["n"] += 1
         if calls["n"] == 5:
             raise RuntimeError("disk full (injected)")
-        return real_flush(self, *args, **kwargs)
+        return real_insert(con, rows)
 
-    monkeypatch.setattr(Session, "flush", flaky_flush)
+    monkeypatch.setattr(ingest.write, "insert_rows", flaky_insert)
     with pytest.raises(RuntimeError, match="injected"):
         build(seeds_dir, db)
     assert calls["n"] == 5  # the failure really happened mid-write, after four tables
