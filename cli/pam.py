@@ -116,7 +116,7 @@ def train(expr: Path = typer.Argument(..., help="Expression matrix, samples × g
 def _train(expr: Path, labels: Path, out: Path, folds: str, threshold: str, seed: int, name: Optional[str],
            fmt: Optional[str]) -> None:
     from cli.main import output_format
-    from kb.pam_model import train_files
+    from kb.pam_train import train_files
 
     fmt = output_format(fmt)
     r = train_files(expr, labels, out, folds=folds, threshold=threshold, seed=seed, name=name)

@@ -703,7 +703,7 @@ def test_evaluate_scores_expression_with_a_trained_model_file(runner, built_db, 
     import csv
 
     from cli.main import app as kb_app
-    from kb.pam_model import load_model_file
+    from kb.pam_file import load_model_file
 
     fixtures = Path(__file__).parent / "fixtures" / "pamr"
     model_file = tmp_path / "model.json"

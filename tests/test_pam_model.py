@@ -13,7 +13,8 @@ import pytest
 from cli.main import app
 from kb.errors import InputError, NotFound
 from kb.pam import NearestShrunkenCentroid, choose_threshold
-from kb.pam_model import describe, facts, load_model_file, load_published, model_from_json, save_model
+from kb.pam_file import load_model_file, model_from_json, save_model
+from kb.pam_model import describe, facts, load_published
 
 PAMR = Path(__file__).parent / "fixtures" / "pamr"
 TABLE1 = ["IGF2BP1", "KCNK3", "NKAIN4", "GREB1", "LAMB4", "ADAMTS7", "KIF26B", "NETO1", "TRIM9", "RAB6C", "TYRO3",

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from cli.main import app
 from kb.errors import InputError
-from kb.pam_model import load_published, model_from_json
+from kb.pam_file import model_from_json
+from kb.pam_model import load_published
 from kb.score import MIN_GENES, score_cohort
 
 PAMR = Path(__file__).parent / "fixtures" / "pamr"
