@@ -1,37 +1,25 @@
 """`kb curate ...`: the curator's commands (validate a curation file, list uncovered candidates, add a paper).
 
 Each command parses its options, calls one library function and renders the result; library errors go
-through `cli.main.handled` (imported when a command runs, so this module can be imported on its own).
+through `cli.common.handled`.
 """
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from cli.common import DbOption, FormatOption, handled, output_format
 from cli.render import dumps, table
 
 curate_app = typer.Typer(add_completion=False, no_args_is_help=True,
                          help="Curator's tools: validate a curation file, list candidate sentences not yet "
                               "covered by evidence, add a new paper to a seeds directory.")
 
-DbOption = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory).")
-FormatOption = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), csv, md.")
 
 CANDIDATE_COLUMNS = ["source", "document", "start", "end", "markers", "sentence"]
 COVERAGE_COLUMNS = ["source", "sentences", "covered", "coverage"]
-
-
-def handled(func):
-    """`cli.main.handled`, looked up when the command runs (cli.main imports this module)."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from cli.main import handled as main_handled
-
-        return main_handled(func)(*args, **kwargs)
-    return wrapper
 
 
 @curate_app.command("validate")
@@ -71,7 +59,6 @@ def candidates(source: Optional[str] = typer.Argument(None, help="Source id (def
     Also reports coverage per source: covered marker sentences / all marker sentences. Exits 0 whether or
     not candidates remain.
     """
-    from cli.main import output_format
     from kb.candidates import candidates as run
 
     fmt = output_format(fmt)

@@ -1,7 +1,6 @@
 """`kb evaluate PATIENT`: a patient risk summary per record, as a table, JSON or a Markdown report.
 
 The command parses its options, calls `kb.evaluate.evaluate_path` and renders; `cli.main` registers it.
-`cli.main` is imported inside the command (it imports this module at its end).
 """
 from __future__ import annotations
 
@@ -11,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from cli.common import DbOption, fail, handled
 from cli.render import cell, default_format, dumps, table
 
 FORMATS = ("table", "json", "md")
@@ -23,15 +23,12 @@ def evaluate(patient: Path = typer.Argument(..., help="Patient record (JSON or Y
              priors: str = typer.Option("published", "--priors", help="PAM class priors for the call: published (the training proportions) or equal. Both are always reported."),
              model: Optional[str] = typer.Option(None, "--model", help="PAM model for expression: a model file from `kb pam train`, or a model id in the knowledge base (default: the published 14-gene model). A record's own `model` field wins."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write one file per patient, <id>.json|md|txt, into this directory instead of printing."),
-             db: Optional[Path] = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory).")):
+             db: Optional[Path] = DbOption):
     """Evaluate patient records against every evidence item of their observed markers (and the PAM signature). For research use only."""
-    from cli.main import handled
-
     handled(_run)(patient, fmt, priors, model, out, db)
 
 
 def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], out: Optional[Path], db: Optional[Path]) -> None:
-    from cli.main import fail
     from kb.evaluate import evaluate_path
 
     fmt = fmt or default_format()
@@ -67,7 +64,6 @@ def _filename(patient_id: str, ext: str) -> str:
 
 
 def _write(summaries: list[dict], fmt: str, out: Path) -> None:
-    from cli.main import fail
 
     names: dict[str, str] = {}
     for s in summaries:

@@ -1,28 +1,19 @@
 """`kb export`: every evidence item as JSON, CSV, Parquet or a CIViC-style TSV (library: kb.export)."""
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-
-def handled(func):
-    """`cli.main.handled`, looked up when the command runs (cli.main imports this module)."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from cli.main import handled as main_handled
-
-        return main_handled(func)(*args, **kwargs)
-    return wrapper
+from cli.common import DbOption, handled
 
 
 @handled
 def export(fmt: str = typer.Option("json", "--format", "-f", help="json | csv | parquet | civic-tsv (parquet needs --out)."),
            out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file (default: stdout; required for parquet)."),
            status: str = typer.Option("all", "--status", help="all (default: every item, with its status) | accepted | submitted | rejected."),
-           db: Optional[Path] = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory).")):
+           db: Optional[Path] = DbOption):
     """Export the evidence (with sources and markers in JSON) for other tools: JSON, CSV, Parquet, CIViC TSV."""
     from kb.export import export as run
 

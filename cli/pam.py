@@ -10,25 +10,22 @@ from typing import Optional
 
 import typer
 
+from cli.common import DbOption, FormatOption, handled, output_format
 from cli.render import dumps, table
 
 pam_app = typer.Typer(no_args_is_help=True, help="PAM (nearest shrunken centroid) models: the published 14-gene model, or train your own.")
 
-DbOption = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory).")
-FormatOption = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), csv, md.")
 
 
 @pam_app.command("show")
 def show(model: Optional[str] = typer.Argument(None, help="A knowledge-base model id (default: the published model) or a model file (.json) from `kb pam train`."),
          db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
     """A model's genes (centroid per class, s_i + s0), priors, reported performance with its evidence, and what the priors do."""
-    from cli.main import handled
 
     handled(_show)(model, db, fmt)
 
 
 def _show(model: Optional[str], db: Optional[Path], fmt: Optional[str]) -> None:
-    from cli.main import output_format
     from kb.pam_model import show as describe
 
     fmt = output_format(fmt)
@@ -108,14 +105,12 @@ def train(expr: Path = typer.Argument(..., help="Expression matrix, samples × g
           name: Optional[str] = typer.Option(None, "--name", help="Model name (default: 'PAM model trained on EXPR')."),
           fmt: Optional[str] = FormatOption):
     """Train a nearest-shrunken-centroid model (pamr's arithmetic), choose its threshold by cross-validation and write the model file."""
-    from cli.main import handled
 
     handled(_train)(expr, labels, out, folds, threshold, seed, name, fmt)
 
 
 def _train(expr: Path, labels: Path, out: Path, folds: str, threshold: str, seed: int, name: Optional[str],
            fmt: Optional[str]) -> None:
-    from cli.main import output_format
     from kb.pam_train import train_files
 
     fmt = output_format(fmt)

@@ -11,21 +11,20 @@ from typing import Optional
 
 import typer
 
+from cli.common import DbOption, emit, fail, handled, output_format
+
 
 def score(cohort: Path = typer.Argument(..., help="Cohort file: CSV, TSV or Parquet, one row per sample; the first column is the sample id, then one column per gene (log2 expression; empty or NA = missing)."),
           out: Path = typer.Option(..., "--out", "-o", help="Output file, Parquet (.parquet) or CSV (.csv, .tsv) by its extension: sample_id, delta_<class>, posterior_<class>, call, n_genes."),
           model: Optional[str] = typer.Option(None, "--model", "-m", help="A model file written by `kb pam train` (.json) or a knowledge-base model id (default: the published model)."),
           priors: str = typer.Option("published", "--priors", help="Class priors: published (the model's own: training proportions) or equal."),
-          db: Optional[Path] = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory)."),
+          db: Optional[Path] = DbOption,
           fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Summary format: table (default on a terminal), json (default when piped), csv, md.")):
     """Score every sample of a cohort file with a PAM model (DuckDB streams it: memory does not grow with the cohort). For research use only."""
-    from cli.main import handled
-
     handled(_run)(cohort, out, model, priors, db, fmt)
 
 
 def _run(cohort: Path, out: Path, model: Optional[str], priors: str, db: Optional[Path], fmt: Optional[str]) -> None:
-    from cli.main import emit, fail, output_format
     from kb.score import score_path
 
     fmt = output_format(fmt)

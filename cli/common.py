@@ -1,0 +1,51 @@
+"""What every command shares: the --db and --format options, the error mapping, the output step.
+
+Every CLI module imports these from here (never from cli.main, which imports the modules).
+"""
+from __future__ import annotations
+
+import functools
+from typing import Optional
+
+import typer
+
+from cli.render import FORMATS, default_format, dumps, table
+
+DbOption = typer.Option(None, "--db", help="Database file (default: $KB_DB, else the managed one in the user data directory).")
+FormatOption = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), csv, md.")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"kb: error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def handled(func):
+    """Map the library's errors to one line on stderr and exit 2 (1 for 'nothing found'); never a traceback."""
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        from kb.errors import KBError, NotFound
+
+        try:
+            return func(*args, **kwargs)
+        except NotFound as exc:
+            message, code = str(exc), 1
+        except KBError as exc:
+            message, code = str(exc), 2
+        except OSError as exc:
+            message, code = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), 2
+        # Exit outside the except block: the caught error (and the frames and connections its traceback
+        # holds) must not ride along as the context of the exit.
+        fail(message, code)
+    return wrapper
+
+
+def output_format(fmt: Optional[str]) -> str:
+    fmt = fmt or default_format()
+    if fmt not in FORMATS:
+        fail(f"--format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
+    return fmt
+
+
+def emit(payload: dict, fmt: str, columns: list[str], rows: list[list]) -> None:
+    typer.echo(dumps(payload) if fmt == "json" else table(columns, rows, fmt))
