@@ -57,6 +57,7 @@ def test_readme_counts_match_the_build(con):
     assert f"| evidence items | {built['evidence']} |" in README
     assert f"| evidence links (verified spans) | {built['evidence_link']} |" in README
     assert f"| markers | {built['marker']} ({built['marker_alias']} spellings) |" in README
+    assert f"(content {counts['content_hash']})" in README  # the README's outputs come from the bundled seeds
 
 
 def test_entry_point_fast_path_gives_the_same_answer(runner, built_db):
