@@ -1,7 +1,6 @@
 """`kb curate validate FILE`: check one curation file (schema, vocabularies, quotes) without building."""
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,13 +19,3 @@ def validate_file(path: Path, seeds: Path) -> Validation:
     bundle = load_seeds(seeds, only=path)
     return Validation(str(path), len(bundle.groups["evidence"]), len(bundle.groups["evidence_link"]))
 
-
-if __name__ == "__main__":  # development aid: python -m ingest.validate FILE [SEEDS]
-    from kb.errors import KBError
-
-    try:
-        result = validate_file(Path(sys.argv[1]), Path(sys.argv[2] if len(sys.argv) > 2 else "seeds"))
-    except KBError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(f"ok: {result.file}: {result.evidence} evidence items, {result.links} links")

@@ -67,27 +67,15 @@ class MarkerIndex:
             self._aliases = store.marker_aliases(self.con)
         return self._aliases
 
-    @aliases.setter
-    def aliases(self, rows: list[tuple[str, str, str]]) -> None:
-        self._aliases = rows
-
     @property
     def names(self) -> dict[str, str]:
         if self._names is None:
             self._names = store.marker_names(self.con)
         return self._names
 
-    @names.setter
-    def names(self, names: dict[str, str]) -> None:
-        self._names = names
-
     def _lookup(self, text: str, key: str) -> tuple[str, bool] | None:
         """(marker id, exact?) for a spelling whose normalised form is known; exact spellings win."""
-        if self._aliases is not None:  # a substituted spelling list (tests) is authoritative
-            hits = [(mid, alias == text) for mid, alias, k in self._aliases if k == key]
-        else:
-            hits = store.markers_by_norm(self.con, key, text)
-        hits.sort(key=lambda hit: not hit[1])
+        hits = sorted(store.markers_by_norm(self.con, key, text), key=lambda hit: not hit[1])
         return hits[0] if hits else None
 
     def resolve(self, text: str) -> Resolved:

@@ -61,13 +61,18 @@ def test_unknown_marker_names_the_nearest(index):
     assert "LDH" in info.value.nearest
 
 
-def test_near_tie_is_ambiguous_not_picked(con):
-    index = MarkerIndex(con)
+def test_near_tie_is_ambiguous_not_picked():
+    import duckdb
+
     # Two markers whose spellings differ only by the last word: a query between them is a near tie.
-    index.aliases = [("a", "serum marker alpha", "serummarkeralpha"), ("b", "serum marker beta", "serummarkerbeta")]
-    index.names = {"a": "Alpha", "b": "Beta"}
+    con = duckdb.connect()
+    con.execute("CREATE TABLE marker (id VARCHAR, name VARCHAR)")
+    con.execute("CREATE TABLE marker_alias (marker_id VARCHAR, alias VARCHAR, norm VARCHAR)")
+    con.execute("INSERT INTO marker VALUES ('a', 'Alpha'), ('b', 'Beta')")
+    con.execute("INSERT INTO marker_alias VALUES ('a', 'serum marker alpha', 'serummarkeralpha'), "
+                "('b', 'serum marker beta', 'serummarkerbeta')")
     with pytest.raises(AmbiguousMarker) as info:
-        index.resolve("serum marker")
+        MarkerIndex(con).resolve("serum marker")
     assert {name for name, _ in info.value.candidates} == {"Alpha", "Beta"}
 
 
