@@ -13,46 +13,13 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-WORK = Path(tempfile.mkdtemp(prefix="kb-bench-"))
-SECTIONS = {}
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def section(name):
-    def register(func):
-        SECTIONS[name] = func
-        return func
-    return register
-
-
-def report(label: str, value: float, baseline: float, unit: str, goal: str) -> None:
-    print(f"  {label:<58} {value:10.3f} {unit:<4} baseline {baseline:10.3f} {unit:<4} ratio {value / baseline:6.2f}x   goal: {goal}")
-
-
-def timed_runs(cmd: list[str], n: int, env: dict | None = None) -> float:
-    times = []
-    for _ in range(n):
-        started = time.perf_counter()
-        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def seeds_db() -> Path:
-    from ingest.build import build
-    from kb.paths import bundled_seeds
-
-    db = WORK / "seeds.duckdb"
-    if not db.exists():
-        build(bundled_seeds(), db)
-    return db
+from common import SECTIONS, WORK, report, section, seeds_db, timed_runs  # noqa: E402
 
 
 @section("cli")
@@ -79,7 +46,9 @@ def query_latency() -> None:
     """(b) in-process query latency on a synthetic knowledge base of 1,000,000 evidence rows."""
     import duckdb
 
-    from kb import query, store
+    from kb import query
+    from kb.core import items, store
+    from kb.query.database import connect
 
     db = WORK / "million.duckdb"
     shutil.copy(seeds_db(), db)
@@ -111,10 +80,10 @@ def query_latency() -> None:
                 [target_ids])
     store.write_marker_evidence(con, [(mid, len(items), json.dumps(items, ensure_ascii=False, separators=(",", ":")))
                                       for mid, name in zip(target_ids, targets)
-                                      for items in [query.marker_items(con, mid, name)]])
+                                      for items_ in [items.marker_items(con, mid, name)]])
     con.close()
     load = time.perf_counter() - started
-    con = store.connect(db)
+    con = connect(db)
     total = con.execute("SELECT count(*) FROM evidence").fetchone()[0]
 
     def median_ms(fn) -> float:
@@ -147,10 +116,7 @@ def build_seeds() -> None:
 
 
 def main(argv: list[str]) -> None:
-    try:
-        import pam_bench  # noqa: F401  (registers the PAM sections)
-    except ImportError:
-        pass
+    import pam_bench  # noqa: F401  (registers the PAM sections)
     chosen = argv or list(SECTIONS)
     print(f"biomarker-kb benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     try:
@@ -162,5 +128,4 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).parent))
     main(sys.argv[1:])

@@ -24,7 +24,7 @@ def handled(func):
     """Map the library's errors to one line on stderr and exit 2 (1 for 'nothing found'); never a traceback."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from kb.errors import KBError, NotFound
+        from kb.core.errors import KBError, NotFound
 
         try:
             return func(*args, **kwargs)

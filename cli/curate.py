@@ -34,7 +34,7 @@ def validate(file: Path = typer.Argument(..., help="A curation file (curation/<s
     """
     from ingest.add_paper import seeds_of_file
     from ingest.validate import validate_file
-    from kb.errors import CurationError
+    from kb.core.errors import CurationError
 
     seeds_dir = seeds_of_file(file, seeds)
     try:
@@ -59,7 +59,7 @@ def candidates(source: Optional[str] = typer.Argument(None, help="Source id (def
     Also reports coverage per source: covered marker sentences / all marker sentences. Exits 0 whether or
     not candidates remain.
     """
-    from kb.candidates import candidates as run
+    from kb.curate.candidates import candidates as run
 
     fmt = output_format(fmt)
     result = run(source, db=db)

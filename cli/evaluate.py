@@ -29,7 +29,7 @@ def evaluate(patient: Path = typer.Argument(..., help="Patient record (JSON or Y
 
 
 def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], out: Optional[Path], db: Optional[Path]) -> None:
-    from kb.evaluate import evaluate_path
+    from kb.evaluate.evaluator import evaluate_path
 
     fmt = fmt or default_format()
     if fmt not in FORMATS:
@@ -84,7 +84,7 @@ def _write(summaries: list[dict], fmt: str, out: Path) -> None:
 # ---- rendering ----------------------------------------------------------------------------------
 
 def _num(value) -> str:
-    from kb.verdict import fmt
+    from kb.core.text import fmt
 
     return "" if value is None else fmt(value) if isinstance(value, (int, float)) else str(value)
 
@@ -99,7 +99,7 @@ def _observed(o: dict) -> str:
 
 
 def _rule(rule: dict | None) -> str:
-    from kb.text import rule_text
+    from kb.core.text import rule_text
 
     return rule_text(rule) if rule else "no threshold"
 

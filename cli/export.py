@@ -1,4 +1,4 @@
-"""`kb export`: every evidence item as JSON, CSV, Parquet or a CIViC-style TSV (library: kb.export)."""
+"""`kb export`: every evidence item as JSON, CSV, Parquet or a CIViC-style TSV (library: kb.curate.export)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,7 +15,7 @@ def export(fmt: str = typer.Option("json", "--format", "-f", help="json | csv | 
            status: str = typer.Option("all", "--status", help="all (default: every item, with its status) | accepted | submitted | rejected."),
            db: Optional[Path] = DbOption):
     """Export the evidence (with sources and markers in JSON) for other tools: JSON, CSV, Parquet, CIViC TSV."""
-    from kb.export import export as run
+    from kb.curate.export import export as run
 
     result = run(fmt, out, status, db=db)
     if result.text is not None:

@@ -24,7 +24,7 @@ def build(db: Optional[Path] = DbOption,
           fmt: Optional[str] = FormatOption):
     """Build the knowledge base from the seeds in one transaction (the old database survives any error)."""
     from ingest.build import build as run
-    from kb.paths import bundled_seeds, resolve_db
+    from kb.core.paths import bundled_seeds, resolve_db
 
     fmt = output_format(fmt)
     path, managed = resolve_db(db)
@@ -48,7 +48,7 @@ EVIDENCE_COLUMNS = ["id", "marker", "type", "direction", "disease", "therapy", "
 
 
 def evidence_rows(items: list[dict]) -> list[list]:
-    from kb.text import effect_text, rule_text
+    from kb.core.text import effect_text, rule_text
 
     return [[e["id"], e["marker"], e["evidence_type"], e["direction"], e["disease"], e["therapy"], e["timepoint"],
              rule_text(e["rule"]), effect_text(e["effect"]), e["n_patients"], e["level"], e["cited_reference"]]
@@ -111,7 +111,7 @@ def show(evidence_id: str = typer.Argument(..., help="Evidence id (see `kb query
          db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
     """One evidence item and each quote in its document, highlighted, with the text around it."""
     from kb import query as q
-    from kb.text import show_text
+    from kb.core.text import show_text
 
     fmt = output_format(fmt)
     result = q.show(evidence_id, context, db=db)
@@ -125,12 +125,12 @@ def show(evidence_id: str = typer.Argument(..., help="Evidence id (see `kb query
 @handled
 def check(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
     """Re-verify every evidence link against its document text and every document against its sha256."""
-    from kb import store
-    from kb.check import check as run
-    from kb.paths import bundled_seeds
+    from kb.curate.check import check as run
+    from kb.query.database import connect
+    from kb.core.paths import bundled_seeds
 
     fmt = output_format(fmt)
-    report = run(store.connect(db), bundled_seeds())
+    report = run(connect(db), bundled_seeds())
     if fmt == "json":
         typer.echo(dumps(report.as_json()))
     else:

@@ -1,6 +1,6 @@
 """`kb pam show` and `kb pam train`: the nearest-shrunken-centroid models, published or trained.
 
-Each command parses its options, calls one function of `kb.pam_model` and renders; `cli.main` registers
+Each command parses its options, calls one function of `kb.pam.model` and renders; `cli.main` registers
 `pam_app` (and is imported inside the commands: it imports this module at its end).
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ def show(model: Optional[str] = typer.Argument(None, help="A knowledge-base mode
 
 
 def _show(model: Optional[str], db: Optional[Path], fmt: Optional[str]) -> None:
-    from kb.pam_model import show as describe
+    from kb.pam.open import show as describe
 
     fmt = output_format(fmt)
     payload = describe(model, db=db)
@@ -111,7 +111,7 @@ def train(expr: Path = typer.Argument(..., help="Expression matrix, samples × g
 
 def _train(expr: Path, labels: Path, out: Path, folds: str, threshold: str, seed: int, name: Optional[str],
            fmt: Optional[str]) -> None:
-    from kb.pam_train import train_files
+    from kb.pam.train import train_files
 
     fmt = output_format(fmt)
     r = train_files(expr, labels, out, folds=folds, threshold=threshold, seed=seed, name=name)

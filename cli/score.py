@@ -1,6 +1,6 @@
 """`kb score COHORT --out FILE`: every sample of a cohort file scored by a PAM model, inside DuckDB.
 
-The command parses its options, calls `kb.score.score_path` and renders the summary; `cli.main`
+The command parses its options, calls `kb.pam.cohort.score_path` and renders the summary; `cli.main`
 registers it (and is imported inside the command: it imports this module at its end).
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ def score(cohort: Path = typer.Argument(..., help="Cohort file: CSV, TSV or Parq
 
 
 def _run(cohort: Path, out: Path, model: Optional[str], priors: str, db: Optional[Path], fmt: Optional[str]) -> None:
-    from kb.score import score_path
+    from kb.pam.cohort import score_path
 
     fmt = output_format(fmt)
     if priors not in ("published", "equal"):

@@ -22,7 +22,7 @@ import yaml
 
 from ingest.manifest import document_id
 from ingest.seedfiles import CURATION_DIR, MANIFEST, PAPERS_DIR
-from kb.errors import InputError
+from kb.core.errors import InputError
 from schemas.curation import SLUG, SourceIn
 from schemas.enums import DOCUMENT_FORMATS, SOURCE_KINDS
 
@@ -76,7 +76,7 @@ def seeds_of_file(file: Path, explicit: Path | None = None, cwd: Path | None = N
     here = (cwd or Path.cwd()) / "seeds"
     if (here / MANIFEST).is_file():
         return here
-    from kb.paths import bundled_seeds
+    from kb.core.paths import bundled_seeds
 
     return bundled_seeds()
 

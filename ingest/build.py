@@ -13,8 +13,8 @@ from ingest.manifest import load_manifest
 from ingest.pam_table import build_model
 from ingest.seedfiles import CURATION_DIR, content_hash
 from ingest.write import check_writable, write_atomic
-from kb.errors import CurationError
-from kb.normalize import norm
+from kb.core.errors import CurationError
+from kb.core.normalize import norm
 from schemas.enums import SCHEMA_VERSION
 from schemas.tables import KbMeta
 
@@ -76,12 +76,13 @@ def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
 
 
 def derive_read_model(con) -> None:
-    """Render every item with the query layer itself (so the read model cannot disagree with it), one pass,
+    """Render every item with the query layer's own renderer (kb.core.items) (so the read model cannot disagree with it), one pass,
     grouped by marker; the global strongest-first order is each marker's order too."""
-    from kb import query, store
+    from kb.core import store
+    from kb.core.items import Filters, fetch_evidence
 
     by_marker: dict[str, list] = {}
-    for item in query.fetch_evidence(con, *query.Filters(status="all").sql()):
+    for item in fetch_evidence(con, *Filters(status="all").sql()):
         by_marker.setdefault(item["marker_id"], []).append(item)
     store.write_marker_evidence(con, [(mid, len(items), json.dumps(items, ensure_ascii=False, separators=(",", ":")))
                                       for mid, items in sorted(by_marker.items())])

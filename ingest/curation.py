@@ -9,7 +9,7 @@ from ingest import spans
 from ingest.dictionary import Dictionary
 from ingest.models import Located
 from ingest.seedfiles import CURATION_DIR
-from kb.normalize import norm
+from kb.core.normalize import norm
 from schemas.curation import CurationFile, EvidenceIn
 from schemas.tables import Document, Evidence, EvidenceLink
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ingest.models import Located
 from ingest.seedfiles import MARKERS_DIR, VOCABULARY
-from kb.normalize import norm
+from kb.core.normalize import norm
 from schemas.curation import MarkerFile, VocabularyFile
 from schemas.tables import Marker, MarkerAlias, Term, TermAlias
 

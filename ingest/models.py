@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ingest import yamlpos
-from kb.errors import CurationError
+from kb.core.errors import CurationError
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable
 
-from kb.errors import StoreError
+from kb.core.errors import StoreError
 
 
 def check_writable(db: Path) -> None:

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from kb.errors import CurationError
+from kb.core.errors import CurationError
 
 Path_ = tuple[Any, ...]
 # libyaml's parser (shipped in PyYAML's wheels) is ~10x faster and keeps the same marks.

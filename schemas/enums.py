@@ -1,4 +1,4 @@
-"""Closed vocabularies of the data model (DESIGN §3). Plain tuples: the query path may import them."""
+"""Closed vocabularies of the data model (docs/design.md, "Data model"). Plain tuples: the query path may import them."""
 
 SCHEMA_VERSION = 1
 

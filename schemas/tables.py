@@ -1,4 +1,4 @@
-"""The knowledge base's tables as SQLModel classes (DESIGN §3); the write path builds the DDL from these.
+"""The knowledge base's tables as SQLModel classes (docs/design.md, "Data model"); the write path builds the DDL from these.
 
 DuckDB pitfalls handled here: no SERIAL (string slugs or composite keys), a Python float would become a
 32-bit FLOAT (every real column is DOUBLE), no ON DELETE CASCADE (ingest writes a fresh database).
@@ -59,7 +59,7 @@ class MarkerAlias(SQLModel, table=True):
     __tablename__ = "marker_alias"
     marker_id: str = Field(primary_key=True, foreign_key="marker.id")
     alias: str = Field(primary_key=True)
-    norm: str = Field(index=True)  # kb.normalize.norm(alias): the key of the second resolution step
+    norm: str = Field(index=True)  # kb.core.normalize.norm(alias): the key of the second resolution step
 
 
 class Term(SQLModel, table=True):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from kb.paths import bundled_seeds
+from kb.core.paths import bundled_seeds
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -29,9 +29,9 @@ def built_db(tmp_path_factory, seeds_dir) -> Path:
 
 @pytest.fixture()
 def con(built_db):
-    from kb import store
+    from kb.query.database import connect
 
-    connection = store.connect(built_db)
+    connection = connect(built_db)
     yield connection
     connection.close()
 

@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from ingest.build import build, load_seeds
-from kb.errors import CurationError, StoreError
+from kb.core.errors import CurationError, StoreError
 
 
 def test_every_quote_resolves_exactly(seeds_dir):
@@ -137,10 +137,10 @@ def test_locked_database_is_a_store_error(tmp_path, seeds_dir):
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(StoreError, match="locked by another process"):
             build(seeds_dir, db)
-        from kb import store
+        from kb.query.database import connect
 
         with pytest.raises(StoreError, match="locked by another process"):
-            store.connect(db)
+            connect(db)
     finally:
         holder.kill()
         holder.wait()

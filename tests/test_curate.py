@@ -99,7 +99,7 @@ def test_candidates_coverage_per_source(runner, built_db):
 
 
 def test_candidates_are_exact_uncovered_slices(runner, built_db, con):
-    from kb import store
+    from kb.core import store
 
     out = _json(runner.invoke(app, ["curate", "candidates", "--db", str(built_db), "-f", "json"]))
     texts = {path: text for _, _, path, text in store.document_texts(con)}
@@ -147,7 +147,7 @@ def test_adding_a_link_removes_the_candidate(runner, seeds_copy, tmp_path):
 def test_candidates_are_fast(built_db):
     import time
 
-    from kb.candidates import candidates
+    from kb.curate.candidates import candidates
 
     started = time.perf_counter()
     candidates(db=built_db)

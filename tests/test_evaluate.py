@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli.main import app
-from kb.applicability import Populations
-from kb.evaluate import DISCLAIMER, Evaluator, Record, evaluate, parse_record
-from kb.verdict import VERDICTS, Observed, category_met, judge
+from kb.evaluate.applicability import Populations
+from kb.evaluate.evaluator import DISCLAIMER, Evaluator, evaluate
+from kb.evaluate.records import Record, parse_record
+from kb.evaluate.verdict import VERDICTS, Observed, category_met, judge
 
 GENES14 = ["IGF2BP1", "KCNK3", "NKAIN4", "GREB1", "LAMB4", "ADAMTS7", "KIF26B", "NETO1", "TRIM9", "RAB6C", "TYRO3",
            "KCNN1", "HAP1", "CCDC155"]
@@ -56,7 +57,8 @@ def invoke(runner, db, *args):
 
 
 def rule_items(db_con, marker_id: str, numeric: bool | None = None) -> list[dict]:
-    from kb.query import evidence_filters, fetch_evidence
+    from kb.core.items import fetch_evidence
+    from kb.query.filters import evidence_filters
 
     items = [i for i in fetch_evidence(db_con, *evidence_filters(db_con, marker_id)) if i["rule"]]
     if numeric is not None:
@@ -84,7 +86,7 @@ def add_rule(seeds: Path, db: Path, marker_id: str, rule: dict, **overrides) -> 
 @pytest.fixture()
 def rules_for(con, seeds_copy, tmp_path):
     """Evidence items with a rule for a marker: from the bundled seeds, or a temporary seeds copy with one added."""
-    from kb import store
+    from kb.query.database import connect
 
     opened = []
 
@@ -94,7 +96,7 @@ def rules_for(con, seeds_copy, tmp_path):
             return con, items
         db = tmp_path / f"{marker_id}.duckdb"
         add_rule(seeds_copy, db, marker_id, fallback_rule, **overrides)
-        extra = store.connect(db)
+        extra = connect(db)
         opened.append(extra)
         return extra, rule_items(extra, marker_id, numeric)
 
@@ -133,7 +135,7 @@ def test_json_and_yaml_records_give_the_same_summary(runner, built_db, tmp_path)
 
 
 def test_json_contract(con, runner, built_db, tmp_path):
-    from kb import store
+    from kb.core import store
 
     res = invoke(runner, built_db, write(tmp_path, record(observations=[obs("lactate dehydrogenase", 410, "U/L", 250)])), "-f", "json")
     assert res.exit_code == 0, res.stderr
@@ -197,7 +199,7 @@ def test_ldh_without_uln_is_indeterminate(rules_for):
 
 @pytest.mark.parametrize("above", [True, False])
 def test_tmtv_above_and_below_in_any_volume_unit(rules_for, above):
-    from kb.units import convert
+    from kb.evaluate.units import convert
 
     db, items = rules_for("tmtv", True, TMTV_RULE, disease="DLBCL", timepoint="baseline")
     for item in items:
@@ -220,12 +222,12 @@ def test_tp53_categories(rules_for, category, met):
 
 def test_a_rule_added_by_a_curator_is_used_in_any_cytokine_unit(seeds_copy, tmp_path):
     """IL-6 > 40 pg/mL on a copy of the seeds: the same patient in pg/mL, ng/L and ng/mL gets the same verdicts."""
-    from kb import store
+    from kb.query.database import connect
 
     db = tmp_path / "il6.duckdb"
     eid = add_rule(seeds_copy, db, "il-6", {"operator": ">", "value": 40, "unit": "pg/mL", "reference": "absolute"},
                    direction="unfavorable", disease="LBCL", therapy="axi-cel", timepoint="baseline")
-    c = store.connect(db)
+    c = connect(db)
     try:
         for value_pg, want in ((50, "unfavorable"), (30, "favorable"), (40, "favorable")):
             got = [verdicts(evaluate(record(**LBCL, observations=[obs("interleukin-6", v, u)]), con=c))[eid]
@@ -365,7 +367,7 @@ def test_between_and_inclusive_operators():
 # ---- the PAM signature -------------------------------------------------------------------------------
 
 def _model(con):
-    from kb import store
+    from kb.core import store
 
     (row,) = [m for m in store.pam_models(con) if m["id"] == "shao2022-14gene"]
     genes = [(s, json.loads(c), sd) for s, c, sd in store.pam_genes(con, row["id"])]
@@ -394,7 +396,7 @@ def test_pam_at_the_cr_centroid(con):
     for k in classes:
         assert round(pam["delta"][k], 4) == round(delta[k], 4)
         assert round(pam["posterior"][k], 4) == round(post[k], 4)
-    # the published facts (DESIGN §6): δ_CR 0.6859, δ_NR 3.2004, P(CR) 0.7786
+    # the published facts (docs/design.md, "PAM"): δ_CR 0.6859, δ_NR 3.2004, P(CR) 0.7786
     assert round(pam["delta"]["CR"], 4) == 0.6859 and round(pam["delta"]["NR"], 4) == 3.2004
     assert round(pam["posterior"]["CR"], 4) == 0.7786
     assert pam["call"] == "CR" and pam["status"] == "called" and not pam["partial"]
@@ -479,7 +481,7 @@ def _bad(tmp_path, data, name="bad.json"):
 
 
 def _ambiguous_marker(con) -> str:
-    from kb.resolve import AmbiguousMarker, MarkerIndex
+    from kb.query.resolve import AmbiguousMarker, MarkerIndex
 
     index = MarkerIndex(con)
     for text in ("CD8 T cells", "alteration", "CAR-T", "T cells", "CD19"):
@@ -572,7 +574,7 @@ def _cohort():
 
 
 def test_table_and_markdown_carry_version_and_disclaimer(runner, built_db, con, tmp_path):
-    from kb import store
+    from kb.core import store
 
     path = write(tmp_path, _cohort()[0])
     content = store.kb_version(con)["content"]
@@ -617,7 +619,7 @@ def test_duplicate_ids_with_out_are_refused(runner, built_db, tmp_path):
 
 
 def test_marker_lists_in_the_summary(con):
-    from kb import store
+    from kb.core import store
 
     info = store.marker_info(con)
     ev = Evaluator(con)
@@ -665,9 +667,9 @@ def observations(draw):
 
 @pytest.fixture(scope="module")
 def evaluator(built_db):
-    from kb import store
+    from kb.query.database import connect
 
-    c = store.connect(built_db)
+    c = connect(built_db)
     yield Evaluator(c)
     c.close()
 
@@ -703,7 +705,7 @@ def test_evaluate_scores_expression_with_a_trained_model_file(runner, built_db, 
     import csv
 
     from cli.main import app as kb_app
-    from kb.pam_file import load_model_file
+    from kb.pam.model_file import load_model_file
 
     fixtures = Path(__file__).parent / "fixtures" / "pamr"
     model_file = tmp_path / "model.json"

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from cli.main import app
-from kb.export import CIVIC_COLUMNS, CSV_COLUMNS, significance
+from kb.curate.export import CIVIC_COLUMNS, CSV_COLUMNS, significance
 
 
 @pytest.fixture(scope="module")

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from kb.errors import InputError
-from kb.pam import NearestShrunkenCentroid, balanced_folds, choose_threshold, leave_one_out_folds
+from kb.core.errors import InputError
+from kb.pam.engine import NearestShrunkenCentroid, balanced_folds, choose_threshold, leave_one_out_folds
 
 PAMR = Path(__file__).parent / "fixtures" / "pamr"
 TIGHT = {"rtol": 1e-9, "atol": 1e-12}
@@ -296,7 +296,7 @@ def test_fold_helpers():
 
 
 def test_threshold_binning_is_exact_at_grid_points():
-    from kb.pam_cv import _count_below
+    from kb.pam.cv import _count_below
 
     top = 4.123456789
     grid = np.arange(30) * (top / 29)

@@ -1,4 +1,4 @@
-"""kb.pam_model: the published model loaded from the knowledge base, the priors facts, `kb pam show`,
+"""kb.pam.model: the published model loaded from the knowledge base, the priors facts, `kb pam show`,
 `kb pam train` against pamr's LOOCV, and model files (round trip, validation)."""
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import pandas as pd
 import pytest
 
 from cli.main import app
-from kb.errors import InputError, NotFound
-from kb.pam import NearestShrunkenCentroid, choose_threshold
-from kb.pam_file import load_model_file, model_from_json, save_model
-from kb.pam_model import describe, facts, load_published
+from kb.core.errors import InputError, NotFound
+from kb.pam.engine import NearestShrunkenCentroid, choose_threshold
+from kb.pam.model_file import load_model_file, model_from_json, save_model
+from kb.pam.model import describe, facts, load_published
 
 PAMR = Path(__file__).parent / "fixtures" / "pamr"
 TABLE1 = ["IGF2BP1", "KCNK3", "NKAIN4", "GREB1", "LAMB4", "ADAMTS7", "KIF26B", "NETO1", "TRIM9", "RAB6C", "TYRO3",
@@ -158,7 +158,7 @@ def test_pam_show_csv_and_unknown(runner, built_db):
 @pytest.fixture(scope="module")
 def pub14():
     ref = json.loads((PAMR / "pub14_pamr.json").read_text())
-    from kb.score import read_matrix
+    from kb.pam.cohort import read_matrix
 
     ids, genes, X = read_matrix(PAMR / "pub14_x.csv")  # as `kb pam train` reads it (same array layout too)
     y = pd.read_csv(PAMR / "pub14_y.csv", index_col=0)["label"].to_numpy()
@@ -292,7 +292,7 @@ def test_train_bad_input_exits_2(runner, tmp_path, case, words):
 
 
 def test_labels_without_header_and_tsv(tmp_path):
-    from kb.score import read_labels
+    from kb.pam.cohort import read_labels
 
     ids = ["a", "b", "c"]
     assert read_labels(_write(tmp_path / "y.csv", "a,CR\nb,NR\nc,CR\n"), ids) == ["CR", "NR", "CR"]

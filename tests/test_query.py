@@ -1,4 +1,4 @@
-"""`kb query` and friends: the JSON contracts of DESIGN §5, filters, exit codes, the Python API."""
+"""`kb query` and friends: the JSON contracts of docs/design.md, filters, exit codes, the Python API."""
 from __future__ import annotations
 
 import json
@@ -106,14 +106,15 @@ def test_status_filter(tmp_path, seeds_copy, runner):
 
 def test_read_model_equals_the_tables(con, built_db):
     """`kb query` for a marker reads the build's rendered items; the SQL path must give the same answer."""
-    from kb.query import Filters, fetch_evidence
+    from kb.core.items import fetch_evidence
+    from kb.query.filters import resolve_filters
 
     for marker in ["LDH", "TMTV", "CD19 ex2part", "IL-6", "14-gene signature"]:
         for kwargs in ({}, {"disease": "LBCL"}, {"therapy": "CD19 CAR-T"}, {"direction": "unfavorable"},
                        {"evidence_type": "prognostic"}, {"status": "all"}):
             fast = query.evidence(marker, con=con, **kwargs)
             resolved = fast["query"]["resolved"]
-            slow = fetch_evidence(con, *Filters.resolve(con, resolved["id"], **kwargs).sql())
+            slow = fetch_evidence(con, *resolve_filters(con, resolved["id"], **kwargs).sql())
             assert fast["evidence"] == slow, (marker, kwargs)
 
 
@@ -185,12 +186,12 @@ def test_bad_format_is_refused(runner, built_db):
 
 
 def test_default_db_is_built_on_first_use_and_rebuilt_on_change(runner, tmp_path, monkeypatch, seeds_copy):
-    import kb.paths
+    import kb.core.paths
 
-    monkeypatch.setattr(kb.paths, "bundled_seeds", lambda: seeds_copy)
-    import kb.store
+    monkeypatch.setattr(kb.core.paths, "bundled_seeds", lambda: seeds_copy)
+    import kb.query.database
 
-    monkeypatch.setattr(kb.store, "bundled_seeds", lambda: seeds_copy)
+    monkeypatch.setattr(kb.query.database, "bundled_seeds", lambda: seeds_copy)
     first = runner.invoke(app, ["query", "--marker", "LDH", "--format", "json"])
     assert first.exit_code == 0 and "no database yet" in first.stderr
     db = tmp_path / "xdg" / "biomarker-kb" / "kb.duckdb"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.resolve import AmbiguousMarker, MarkerIndex, UnknownMarker
+from kb.query.resolve import AmbiguousMarker, MarkerIndex, UnknownMarker
 
 SPELLINGS = {
     "LDH": "ldh", "ldh": "ldh", "lactate dehydrogenase": "ldh", "Lactate Dehydrogenase": "ldh",
@@ -77,7 +77,7 @@ def test_near_tie_is_ambiguous_not_picked():
 
 
 def test_empty_input_is_bad_input(index):
-    from kb.errors import InputError
+    from kb.core.errors import InputError
 
     with pytest.raises(InputError):
         index.resolve("  ")

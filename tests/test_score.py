@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli.main import app
-from kb.errors import InputError
-from kb.pam_file import model_from_json
-from kb.pam_model import load_published
-from kb.score import MIN_GENES, score_cohort
+from kb.core.errors import InputError
+from kb.pam.model_file import model_from_json
+from kb.pam.model import load_published
+from kb.pam.cohort import MIN_GENES, score_cohort
 
 PAMR = Path(__file__).parent / "fixtures" / "pamr"
 TOL = {"rtol": 1e-9, "atol": 1e-9}
@@ -145,8 +145,8 @@ def test_kb_score_with_a_trained_model_equals_predict_proba(runner, tmp_path):
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["kb_version"] is None and payload["model"]["kind"] == "trained" and payload["n_samples"] == 6
-    from kb.pam import NearestShrunkenCentroid
-    from kb.score import read_matrix
+    from kb.pam.engine import NearestShrunkenCentroid
+    from kb.pam.cohort import read_matrix
 
     _, genes, X = read_matrix(PAMR / "pub14_x.csv")
     y = pd.read_csv(PAMR / "pub14_y.csv")["label"].to_numpy()
@@ -262,7 +262,7 @@ def test_progress_callback_is_polled(published, tmp_path):
 def test_progress_is_reported_while_duckdb_works():
     import time
 
-    from kb.score import _with_progress
+    from kb.pam.cohort import _with_progress
 
     class Busy:
         def query_progress(self):

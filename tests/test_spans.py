@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 
 from ingest.spans import find, fold
-from kb.paths import bundled_seeds
+from kb.core.paths import bundled_seeds
 
 PAPERS = bundled_seeds() / "papers"
 PDF = (PAPERS / "shao2022.pdf.txt").read_text(encoding="utf-8")

@@ -1,4 +1,4 @@
-"""Unit spellings, UCUM codes and conversions (kb/units.py)."""
+"""Unit spellings, UCUM codes and conversions (kb/evaluate/units.py)."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb import units
-from kb.units import UnitError, canonical, convert, parse
+from kb.evaluate import units
+from kb.evaluate.units import UnitError, canonical, convert, parse
 
 
 @pytest.mark.parametrize("spelling, code", [
@@ -62,7 +62,7 @@ def test_unknown_units_are_errors(text):
 
 
 def test_unit_error_is_an_input_error():
-    from kb.errors import InputError
+    from kb.core.errors import InputError
 
     assert issubclass(UnitError, InputError)
 

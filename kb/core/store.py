@@ -1,0 +1,135 @@
+"""The read-only store: opening a knowledge base file and the small SQL lookups the library shares.
+
+This module never builds a database (that is `kb.query.database.connect`, above ingest); it opens an
+existing file read-only and reads it. SQL text of the query side lives here and in `kb.core.items`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from kb.core.errors import StoreError
+
+
+def meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    try:
+        return dict(con.execute("SELECT key, value FROM kb_meta").fetchall())
+    except duckdb.Error as exc:
+        raise StoreError(f"not a biomarker-kb database (no kb_meta table): {str(exc).splitlines()[0]}") from None
+
+
+def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=True)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise StoreError(f"database {path} is locked by another process; close it and retry") from None
+        raise StoreError(f"cannot open database {path}: {text.splitlines()[0]}") from None
+    except duckdb.Error as exc:
+        raise StoreError(f"cannot open database {path}: {str(exc).splitlines()[0]}") from None
+
+
+def kb_version(con: duckdb.DuckDBPyConnection) -> dict:
+    values = meta(con)
+    return {"schema": int(values.get("schema_version", 0)), "content": values.get("content_hash")}
+
+
+# ---- small lookups shared by resolution and evaluation ---------------------------------------------
+
+def marker_evidence(con: duckdb.DuckDBPyConnection, marker_id: str) -> str | None:
+    """The read model's rendered items (JSON) of one marker; None when the marker has none."""
+    rows = con.execute("SELECT items FROM marker_evidence WHERE marker_id = ?", [marker_id]).fetchall()
+    return rows[0][0] if rows else None
+
+
+def marker_evidence_all(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    """(marker id, marker name, rendered items JSON or NULL) of every marker, for `kb check`."""
+    return con.execute("SELECT m.id, m.name, r.items FROM marker m LEFT JOIN marker_evidence r ON r.marker_id = m.id "
+                       "ORDER BY m.id").fetchall()
+
+
+def write_marker_evidence(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, int, str]]) -> None:
+    """Store the read model (build path, on the not yet published database file)."""
+    con.executemany("INSERT INTO marker_evidence (marker_id, n_items, items) VALUES (?, ?, ?)", rows)
+
+
+def marker_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(con.execute("SELECT id, name FROM marker").fetchall())
+
+
+def markers_by_norm(con: duckdb.DuckDBPyConnection, key: str, spelling: str) -> list[tuple[str, bool]]:
+    """(marker id, is this exact spelling) for every alias with normalised form `key` (an indexed lookup)."""
+    return con.execute("SELECT marker_id, alias = ? FROM marker_alias WHERE norm = ?", [spelling, key]).fetchall()
+
+
+def marker_name(con: duckdb.DuckDBPyConnection, marker_id: str) -> str:
+    return con.execute("SELECT name FROM marker WHERE id = ?", [marker_id]).fetchall()[0][0]
+
+
+def marker_aliases(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
+    return con.execute("SELECT marker_id, alias, norm FROM marker_alias ORDER BY marker_id, alias").fetchall()
+
+
+def terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
+    cur = con.execute(
+        "SELECT name, full_name, parent, doid, therapy_class, phase FROM term WHERE vocabulary = ? ORDER BY name",
+        [vocabulary])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def term_aliases(con: duckdb.DuckDBPyConnection, vocabulary: str) -> dict[str, str]:
+    return dict(con.execute("SELECT norm, name FROM term_alias WHERE vocabulary = ?", [vocabulary]).fetchall())
+
+
+def documents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int, str]]:
+    """(id, path, sha256, n_chars, text) of every document."""
+    return con.execute("SELECT id, path, sha256, n_chars, text FROM document ORDER BY id").fetchall()
+
+
+def links(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int, int, str]]:
+    """(evidence_id, document_id, start, end, quote) of every evidence link."""
+    return con.execute('SELECT evidence_id, document_id, start, "end", quote FROM evidence_link '
+                       'ORDER BY evidence_id, document_id, start').fetchall()
+
+
+def pam_provenance(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(model id, provenance JSON) of every PAM model."""
+    return con.execute("SELECT id, provenance FROM pam_model ORDER BY id").fetchall()
+
+
+def pam_models(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Every PAM model row (JSON columns still encoded)."""
+    cur = con.execute("SELECT * FROM pam_model ORDER BY id")
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def pam_genes(con: duckdb.DuckDBPyConnection, model_id: str) -> list[tuple[str, str, float]]:
+    """(symbol, centroids JSON, sd) of a model's genes in table order."""
+    return con.execute("SELECT symbol, centroids, sd FROM pam_gene WHERE model_id = ? ORDER BY position", [model_id]).fetchall()
+
+
+def document_texts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, str]]:
+    """(id, source_id, path, text) of every document, by source then path."""
+    return con.execute("SELECT id, source_id, path, text FROM document ORDER BY source_id, path").fetchall()
+
+
+def marker_info(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """id -> {name, kind, unit} of every marker (evaluation checks units and value types against it)."""
+    return {mid: {"name": name, "kind": kind, "unit": unit}
+            for mid, name, kind, unit in con.execute("SELECT id, name, kind, unit FROM marker ORDER BY id").fetchall()}
+
+
+def write_parquet(path, columns: list[tuple[str, str]], rows: list[list]) -> None:
+    """Write `rows` as a Parquet file with the given (name, DuckDB type) columns (an in-memory DuckDB)."""
+    con = duckdb.connect()
+    try:
+        con.execute("CREATE TABLE export (" + ", ".join(f'"{name}" {kind}' for name, kind in columns) + ")")
+        if rows:
+            con.executemany("INSERT INTO export VALUES (" + ", ".join("?" for _ in columns) + ")", rows)
+        con.table("export").write_parquet(str(path))
+    finally:
+        con.close()

@@ -1,0 +1,256 @@
+"""Patient risk summaries: a patient record evaluated against every evidence item of its observed markers.
+
+`evaluate_path(PATH)` reads one record (JSON or YAML), a JSONL file or a directory of records
+(`kb.evaluate.records`) and returns one summary per patient in the JSON shape of docs/design.md. Each finding says whether the evidence's
+population covers the patient (`kb.evaluate.applicability`) and what its rule says for the observed value
+(`kb.evaluate.verdict`), with the quotes it rests on. Bone-marrow expression is scored with the PAM model
+from the knowledge base (`kb.pam`).
+
+Bad input raises InputError with one line: `file: field: what was expected`.
+"""
+from __future__ import annotations
+
+import os
+
+import duckdb
+
+from kb.core import store
+from kb.evaluate import units
+from kb.evaluate.applicability import LEVELS as APPLICABILITY, Population, Populations
+from kb.core.errors import InputError
+from kb.query.resolve import MarkerIndex
+from kb.query.database import connect
+from kb.evaluate.records import Record, load_records, parse_record
+from kb.evaluate.verdict import VERDICTS, Observed, judge
+
+DISCLAIMER = ("For research use only. Not for clinical decision-making. This summary restates what published "
+              "evidence reports for markers like this patient's; it is not a validated prediction for this "
+              "patient and must not guide treatment.")
+SIGNED_KINDS = ("transcriptomic", "signature")  # log-scale or score values may be negative
+ULN_KINDS = ("lab", "cytokine")  # values that may be given as a multiple of the ULN
+LEVEL_RANK = {lvl: i for i, lvl in enumerate("ABCDE")}
+# the published model's population when its marker has no evidence item: B-ALL bone marrow before lymphodepletion
+PAM_POPULATION = Population("B-ALL", "CD19 CAR-T unspecified", "CD19 CAR-T", "before lymphodepletion", "pre")
+
+
+class Evaluator:
+    """Everything a summary needs from the knowledge base, loaded once for a batch of records."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, model: str | None = None):
+        from kb.core.items import fetch_evidence
+        from kb.query.filters import evidence_filters
+
+        self.con = con
+        self.kb_version = store.kb_version(con)
+        self.populations = Populations(con)
+        self.index = MarkerIndex(con)
+        self.markers = store.marker_info(con)
+        self.evidence: dict[str, list[dict]] = {}
+        for item in fetch_evidence(con, *evidence_filters(con, status="accepted")):
+            self.evidence.setdefault(item["marker_id"], []).append(item)
+        self.model_spec = model
+        self._pam_models: dict = {}
+
+    def evaluate(self, patient, label: str, priors: str = "published") -> dict:
+        if priors not in ("published", "equal"):
+            raise InputError(f"--priors: expected published or equal, got {priors!r}")
+        try:
+            population = self.populations.patient(patient.disease, patient.therapy, patient.timepoint)
+        except InputError as exc:
+            raise InputError(f"{label}: {exc}") from None
+        observed, resolved = self._observations(patient, label)
+
+        findings = []
+        for mid, obs in observed.items():
+            for item in self.evidence.get(mid, []):
+                findings.append(self._finding(item, obs, population))
+        findings.sort(key=lambda f: (APPLICABILITY.index(f["applicability"]["level"]), LEVEL_RANK.get(f["level"], 9),
+                                     -(f["n_patients"] or 0), f["evidence_id"]))
+
+        pam = self._pam(patient, population, label, priors)
+        seen = set(observed) | ({pam["model"]["marker_id"]} if pam else set())
+        not_observed = sorted({self.markers[m]["name"] for m, items in self.evidence.items() if m not in seen and any(
+            self.populations.judge(population, i)["level"] != "not_applicable" for i in items)}, key=str.casefold)
+        return {
+            "kb_version": self.kb_version,
+            "patient": {"id": patient.id, "source": label, **population.as_json(),
+                        "observations": resolved},
+            "findings": findings,
+            "pam": pam,
+            "summary": _summary(findings, [self.markers[m]["name"] for m in observed],
+                                [self.markers[m]["name"] for m in observed if not self.evidence.get(m)], not_observed),
+            "disclaimer": DISCLAIMER,
+        }
+
+    def _observations(self, patient, label: str) -> tuple[dict[str, Observed], list[dict]]:
+        """marker id -> the observation, checked and its unit parsed; and how each marker name resolved."""
+        from kb.query.resolve import AmbiguousMarker, UnknownMarker
+
+        out: dict[str, Observed] = {}
+        where: dict[str, int] = {}
+        resolutions = []
+        for i, o in enumerate(patient.observations):
+            at = f"{label}: observations[{i}]"
+            try:
+                resolved = self.index.resolve(o.marker)
+            except (AmbiguousMarker, UnknownMarker) as exc:
+                raise InputError(f"{at}.marker: {exc}") from None
+            mid = resolved.id
+            if mid in out:
+                raise InputError(f"{at}.marker: {resolved.name} is already observed in observations[{where[mid]}]; "
+                                 "expected one observation per marker")
+            info = self.markers[mid]
+            out[mid], where[mid] = self._observed(o, info, self.evidence.get(mid, []), at), i
+            resolutions.append({"marker": o.marker, "resolved": resolved.as_json()})
+        return out, resolutions
+
+    def _observed(self, o, info: dict, items: list[dict], at: str) -> Observed:
+        value, name = o.value, info["name"]
+        categorical = any(i["rule"] and i["rule"]["operator"] == "category" for i in items)
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                if o.unit is not None or (info["unit"] and not categorical):
+                    unit = o.unit or info["unit"]
+                    raise InputError(f"{at}.value: expected a number for {name} (in {unit}), got {value!r}") from None
+                return Observed(name, value.strip(), None, None, None)
+        if value < 0 and info["kind"] not in SIGNED_KINDS:
+            raise InputError(f"{at}.value: expected a number >= 0 ({name} cannot be negative), got {value:g}")
+        if o.unit is None:
+            if info["unit"]:
+                raise InputError(f"{at}.unit: expected the unit of the {name} value (e.g. {info['unit']}), got none")
+            return Observed(name, value, None, None, o.upper_limit_normal)
+        dimension, expected = self._dimension(info, items)
+        try:
+            unit = units.parse(o.unit)
+        except units.UnitError as exc:
+            hint = f"unknown unit {o.unit!r} for {name}; expected one of {', '.join(expected)}" if expected else str(exc)
+            raise InputError(f"{at}.unit: {hint}") from None
+        if unit.code == units.ULN:
+            if info["kind"] not in ULN_KINDS and not any(i["rule"] and i["rule"]["reference"] == "ULN" for i in items):
+                raise InputError(f"{at}.unit: {o.unit!r} (a multiple of the ULN) does not fit {name}; expected one of "
+                                 f"{', '.join(expected) or 'no unit'}")
+        elif dimension is not None and unit.dimension != dimension:
+            raise InputError(f"{at}.unit: {o.unit!r} ({unit.dimension}) does not fit {name} ({dimension}); "
+                             f"expected one of {', '.join(expected)}")
+        return Observed(name, value, o.unit, unit.code, o.upper_limit_normal)
+
+    @staticmethod
+    def _dimension(info: dict, items: list[dict]) -> tuple[str | None, list[str]]:
+        """The marker's dimension (from its dictionary unit, else its rules' units) and the units of it."""
+        candidates = [info["unit"]] + [i["rule"]["unit"] for i in items
+                                       if i["rule"] and i["rule"]["reference"] == "absolute" and i["rule"]["unit"]]
+        for code in candidates:
+            try:
+                dim = units.parse(code).dimension if code else None
+            except units.UnitError:
+                continue
+            if dim:
+                return dim, units.known_units(dim)
+        if info["unit"] is None and any(i["rule"] and i["rule"]["reference"] == "absolute" for i in items):
+            return "fraction", ["1"]  # unitless rules (ECOG <= 1): a unit, if any, must be '1'
+        return None, []
+
+    def _finding(self, item: dict, obs: Observed, population: Population) -> dict:
+        j = judge(item, obs, self.markers[item["marker_id"]]["unit"])
+        return {
+            "marker": item["marker"], "marker_id": item["marker_id"], "evidence_id": item["id"],
+            "evidence_type": item["evidence_type"], "direction": item["direction"], "outcome": item["outcome"],
+            "population": {k: item[k] for k in ("disease", "therapy", "therapy_class", "timepoint")},
+            "applicability": self.populations.judge(population, item),
+            "observed": {"value": _plain(obs.value), "unit": obs.unit, "ucum": obs.ucum, "upper_limit_normal": _plain(obs.uln),
+                         "converted_value": _plain(j.converted_value), "converted_unit": j.converted_unit},
+            "rule": item["rule"], "rule_met": j.met, "verdict": j.verdict, "verdict_reason": j.reason,
+            "explanation": j.explanation, "effect": item["effect"], "level": item["level"],
+            "n_patients": item["n_patients"], "source": item["source"],
+            "links": [{k: link[k] for k in ("document", "sha256", "start", "end", "quote")} for link in item["links"]],
+        }
+
+    # ---- PAM -------------------------------------------------------------------------------------
+
+    def _model(self, spec: str | None, label: str):
+        """The PAM model a record asks for (its `model`, else --model, else the knowledge base's default)."""
+        from kb.core.errors import NotFound
+        from kb.pam.open import open_model
+
+        spec = spec or self.model_spec
+        if spec not in self._pam_models:
+            try:
+                self._pam_models[spec] = open_model(spec, con=self.con)[0]
+            except NotFound as exc:
+                if spec is None:
+                    self._pam_models[spec] = None  # a knowledge base without models: no PAM block
+                else:
+                    raise InputError(f"{label}: model: {exc}") from None
+        return self._pam_models[spec]
+
+    def _pam(self, patient, population: Population, label: str, priors: str) -> dict | None:
+        """The PAM signature of the record's expression: δ, posteriors and call under both priors, per-gene shares."""
+        from kb.pam.summary import summarize
+
+        if patient.expression is None:
+            return None
+        model = self._model(patient.model, label)
+        if model is None:
+            return None
+        items = self.evidence.get(model.marker_id) or []
+        model_population = self.populations.evidence(items[0]) if items else PAM_POPULATION
+        return summarize(model, patient.expression.genes, patient.expression.scale, priors,
+                         self.populations.judge(population, model_population), [i["id"] for i in items], label)
+
+
+def _plain(value):
+    """Numbers as a reader wrote them: 410 not 410.0, 30 not 30.000000000000004 (12 significant digits)."""
+    if not isinstance(value, float):
+        return value
+    value = float(f"{value:.12g}")
+    return int(value) if value.is_integer() and abs(value) < 1e15 else value
+
+
+def _summary(findings: list[dict], observed: list[str], without_evidence: list[str], not_observed: list[str]) -> dict:
+    by_verdict = {v: 0 for v in VERDICTS}
+    by_app = {a: 0 for a in APPLICABILITY}
+    cross = {a: {v: 0 for v in VERDICTS} for a in APPLICABILITY}
+    for f in findings:
+        by_verdict[f["verdict"]] += 1
+        by_app[f["applicability"]["level"]] += 1
+        cross[f["applicability"]["level"]][f["verdict"]] += 1
+    return {"n_findings": len(findings), "by_verdict": by_verdict, "by_applicability": by_app,
+            "verdict_by_applicability": cross, "markers_observed": observed,
+            "observed_without_evidence": without_evidence, "not_observed": not_observed}
+
+
+def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, priors: str = "published",
+                     model: str | None = None) -> list[dict]:
+    """One summary per record; every record is validated before any is evaluated (all or nothing).
+
+    `model` (a model file or a knowledge-base model id) scores expression for records that name none."""
+    patients = [(parse_record(r), r.label) for r in records]
+    evaluator = Evaluator(con, model)
+    return [evaluator.evaluate(p, label, priors) for p, label in patients]
+
+
+def _with_connection(run, con: duckdb.DuckDBPyConnection | None, db: str | os.PathLike | None):
+    if con is not None:
+        return run(con)
+    own = connect(db)
+    try:
+        return run(own)
+    finally:
+        own.close()
+
+
+def evaluate_path(path: str | os.PathLike, *, priors: str = "published", model: str | None = None,
+                  con: duckdb.DuckDBPyConnection | None = None, db: str | os.PathLike | None = None) -> tuple[list[dict], str]:
+    """Summaries of the records at `path` (file, JSONL or directory) and how they came (see load_records)."""
+    records, kind = load_records(path)
+    return _with_connection(lambda c: evaluate_records(records, con=c, priors=priors, model=model), con, db), kind
+
+
+def evaluate(record: dict, *, priors: str = "published", model: str | None = None,
+             con: duckdb.DuckDBPyConnection | None = None, db: str | os.PathLike | None = None,
+             label: str = "record") -> dict:
+    """The summary of one record given as a dict."""
+    return _with_connection(lambda c: evaluate_records([Record(label, record)], con=c, priors=priors, model=model)[0],
+                            con, db)

@@ -1,0 +1,126 @@
+"""Patient records as they arrive: one file (JSON or YAML), a list, JSONL or a directory, each validated
+against `schemas.patient.Patient` with a one-line error naming the file and field.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from kb.core.errors import InputError
+
+RECORD_SUFFIXES = (".json", ".yaml", ".yml", ".jsonl")
+
+
+@dataclass(frozen=True)
+class Record:
+    label: str  # file, file:line (JSONL) or file[i] (a list): names the record in errors
+    data: object
+
+
+
+def load_records(path: str | os.PathLike) -> tuple[list[Record], str]:
+    """The records at `path` and how they came: 'single' (one record), 'many' (directory, list) or 'jsonl'."""
+    p = Path(path)
+    if p.is_dir():
+        files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in RECORD_SUFFIXES)
+        if not files:
+            raise InputError(f"{p}: no patient records (*.json, *.yaml, *.yml, *.jsonl) in this directory")
+        return [r for f in files for r in _load_file(f)[0]], "many"
+    if not p.exists():
+        raise InputError(f"{p}: no such file or directory; expected a patient record (JSON or YAML), a JSONL file or a directory")
+    return _load_file(p)
+
+
+def _load_file(p: Path) -> tuple[list[Record], str]:
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: expected a JSON or YAML patient record (UTF-8 text), got binary data") from None
+    if p.suffix.lower() == ".jsonl":
+        records = []
+        for n, line in enumerate(text.splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append(Record(f"{p}:{n}", json.loads(line)))
+                except json.JSONDecodeError as exc:
+                    raise InputError(f"{p}:{n}: expected one JSON object per line (JSONL); {exc.msg} at column {exc.colno}") from None
+        if not records:
+            raise InputError(f"{p}: expected one JSON patient record per line, got an empty file")
+        return records, "jsonl"
+    if p.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{p}: expected a JSON patient record; not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or "invalid syntax"
+            raise InputError(f"{p}: expected a JSON or YAML patient record; not valid YAML: {problem}{where}") from None
+    if isinstance(data, list):
+        if not data:
+            raise InputError(f"{p}: expected patient records, got an empty list")
+        return [Record(f"{p}[{i}]", d) for i, d in enumerate(data)], "many"
+    return [Record(str(p), data)], "single"
+
+
+_FIELDS = {
+    (): "id, disease, therapy, timepoint, observations, expression, model",
+    ("observations",): "marker, value, unit, upper_limit_normal",
+    ("expression",): "scale, genes",
+}
+
+
+def _field(loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "record"
+
+
+def parse_record(record: Record):
+    """The record as a validated `schemas.patient.Patient`; InputError `file: field: expected ...`."""
+    from pydantic import ValidationError
+
+    from schemas.patient import Patient
+
+    if not isinstance(record.data, dict):
+        got = "nothing" if record.data is None else f"a {type(record.data).__name__}"
+        raise InputError(f"{record.label}: record: expected a patient record (an object with id, disease, therapy, "
+                         f"timepoint, observations), got {got}")
+    try:
+        return Patient.model_validate(record.data)
+    except ValidationError as exc:
+        problem = _problem(exc.errors()[0])
+    # raised outside the except block: a ValidationError kept as __context__ (pydantic-core objects are not
+    # traversed by the garbage collector) would keep the frames, and an open connection, alive until exit
+    raise InputError(f"{record.label}: {problem}")
+
+
+def _problem(err: dict) -> str:
+    """`field: what was expected` for one pydantic error."""
+    loc = tuple(err["loc"])
+    if "value" in loc:  # drop pydantic's union-member tags after observations[i].value
+        loc = loc[: loc.index("value") + 1]
+    kind, got = err["type"], err.get("input")
+    if kind == "missing":
+        msg = "required field is missing"
+    elif kind == "extra_forbidden":
+        parent = tuple(p for p in loc[:-1] if not isinstance(p, int))
+        msg = "unknown field" + (f"; expected one of {_FIELDS[parent]}" if parent in _FIELDS else "")
+    elif kind == "greater_than":
+        msg = f"expected a number greater than {err['ctx']['gt']:g}, got {got!r}"
+    elif kind in ("float_parsing", "float_type", "finite_number"):
+        msg = f"expected a finite number, got {got!r}"
+    else:
+        msg = err["msg"].removeprefix("Value error, ")
+        if kind != "value_error":
+            msg = f"{msg[0].lower()}{msg[1:]}, got {json.dumps(got, default=str)[:60]}"
+    return f"{_field(loc)}: {msg}"

@@ -1,0 +1,159 @@
+"""Model files written by `kb pam train` and read by `kb score`, `kb evaluate` and `kb pam show`.
+
+Format `biomarker-kb/pam-model` version 1: classes, genes, shrunken centroids per class, s_i + s0, priors,
+class sizes, threshold, scale and the cross-validation that chose the threshold. Floats are written with
+repr, so a file reads back to the same numbers. Reading stops at the first problem with one line:
+`FILE: FIELD: expected ...; got ...`.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from kb.core.errors import InputError
+from kb.pam.model import PamModel, Performance
+
+FORMAT = "biomarker-kb/pam-model"
+VERSION = 1
+
+
+_FIELDS = ("format", "version", "name", "classes", "genes", "shrunken_centroids", "sd", "priors", "n_per_class",
+           "threshold", "scale", "training")
+_TRAINING = ("n_samples", "folds", "cv_errors", "thresholds", "nonzero")
+
+
+def model_to_json(model: PamModel) -> dict:
+    return {"format": FORMAT, "version": VERSION, "name": model.name, "classes": list(model.classes),
+            "genes": list(model.genes),
+            "shrunken_centroids": {c: model.shrunken_centroids[k].tolist() for k, c in enumerate(model.classes)},
+            "sd": model.sd.tolist(), "priors": {c: float(model.priors[c]) for c in model.classes},
+            "n_per_class": {c: int(model.n_per_class[c]) for c in model.classes}, "threshold": model.threshold,
+            "scale": model.scale, "training": model.training}
+
+
+def save_model(path, model: PamModel) -> None:
+    """Write a model file (floats as repr, so loading gives back the same numbers)."""
+    Path(path).write_text(json.dumps(model_to_json(model), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def load_model_file(path) -> PamModel:
+    """A model file, validated: InputError ``FILE: FIELD: expected ...; got ...`` on the first problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such model file") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: expected a UTF-8 JSON model file; got undecodable bytes") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}: line {exc.lineno} column {exc.colno}: expected JSON; got invalid JSON ({exc.msg})") from None
+    return model_from_json(doc, str(path))
+
+
+def _short(value) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def model_from_json(doc, where: str) -> PamModel:
+    def bad(field, expected, got):
+        raise InputError(f"{where}: {field}: expected {expected}; got {_short(got)}")
+
+    if not isinstance(doc, dict):
+        bad("(top level)", "a JSON object", doc)
+    for key in doc:
+        if key not in _FIELDS:
+            bad(key, f"only the fields {', '.join(_FIELDS)}", key)
+    for key in _FIELDS:
+        if key not in doc and key not in ("threshold", "training"):
+            raise InputError(f"{where}: {key}: expected the field; got a file without it")
+    if doc["format"] != FORMAT:
+        bad("format", repr(FORMAT), doc["format"])
+    if doc["version"] != VERSION or isinstance(doc["version"], bool):
+        bad("version", f"{VERSION} (the model file version this kb reads)", doc["version"])
+    if not isinstance(doc["name"], str) or not doc["name"].strip():
+        bad("name", "a non-empty string", doc["name"])
+    for key, least in (("classes", 2), ("genes", 1)):
+        v = doc[key]
+        if not (isinstance(v, list) and len(v) >= least and all(isinstance(s, str) and s for s in v)
+                and len(set(v)) == len(v)):
+            bad(key, f"a list of at least {least} distinct non-empty strings", v)
+    classes, genes = doc["classes"], doc["genes"]
+
+    def per_class(key, check, expected):
+        v = doc[key]
+        if not isinstance(v, dict) or set(v) != set(classes):
+            bad(key, f"an object with one entry per class ({', '.join(classes)})", v)
+        for c in classes:
+            if not check(v[c]):
+                bad(f"{key}.{c}", expected, v[c])
+        return v
+
+    def vector(v, field, positive=False):
+        if not isinstance(v, list) or len(v) != len(genes):
+            bad(field, f"a list of {len(genes)} numbers (one per gene)", v)
+        for i, x in enumerate(v):
+            if not _number(x) or (positive and x <= 0):
+                bad(f"{field}[{i}]", "a positive finite number" if positive else "a finite number", x)
+        return np.array(v, dtype=float)
+
+    cents = per_class("shrunken_centroids", lambda v: True, "")
+    centroids = np.stack([vector(cents[c], f"shrunken_centroids.{c}") for c in classes])
+    sd = vector(doc["sd"], "sd", positive=True)
+    priors = per_class("priors", lambda v: _number(v) and v > 0, "a positive number")
+    if abs(sum(priors.values()) - 1) > 1e-6:
+        bad("priors", "priors summing to 1", priors)
+    n_per_class = per_class("n_per_class", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+                            "a whole number >= 1")
+    threshold = doc.get("threshold")
+    if threshold is not None and not (_number(threshold) and threshold >= 0):
+        bad("threshold", "a number >= 0 or null", threshold)
+    if doc["scale"] != "log2":
+        bad("scale", '"log2" (models score log2 expression)', doc["scale"])
+    training = doc.get("training")
+    if training is not None:
+        _check_training(training, bad)
+    stem = Path(where).stem
+    validation, performance = None, ()
+    if training is not None:
+        validation = "LOOCV" if training["folds"] == "loo" else f"{training['folds']['k']}-fold CV"
+        if threshold is not None and threshold in training["thresholds"]:
+            n = training["n_samples"]
+            right = n - round(training["cv_errors"][training["thresholds"].index(threshold)] * n)
+            performance = (Performance("accuracy", round(100 * right / n, 1), right, n),)
+    return PamModel(id=stem, name=doc["name"], kind="trained", source=where, classes=tuple(classes),
+                    genes=tuple(genes), shrunken_centroids=centroids, sd=sd, priors=dict(priors),
+                    n_per_class=dict(n_per_class), scale="log2", validation=validation, performance=performance,
+                    threshold=None if threshold is None else float(threshold), training=training)
+
+
+def _check_training(t, bad) -> None:
+    if not isinstance(t, dict) or set(t) != set(_TRAINING):
+        bad("training", f"null or an object with the fields {', '.join(_TRAINING)}", t)
+    if not (isinstance(t["n_samples"], int) and not isinstance(t["n_samples"], bool) and t["n_samples"] >= 2):
+        bad("training.n_samples", "a whole number >= 2", t["n_samples"])
+    f = t["folds"]
+    if f != "loo" and not (isinstance(f, dict) and set(f) == {"k", "seed"} and isinstance(f["k"], int)
+                           and isinstance(f["seed"], int)):
+        bad("training.folds", '"loo" or {"k": K, "seed": N}', f)
+    lengths = set()
+    for key in ("cv_errors", "thresholds", "nonzero"):
+        v = t[key]
+        if not isinstance(v, list) or not v or not all(_number(x) for x in v):
+            bad(f"training.{key}", "a non-empty list of numbers", v)
+        lengths.add(len(v))
+    if len(lengths) != 1:
+        bad("training", "cv_errors, thresholds and nonzero of the same length", {k: len(t[k]) for k in _TRAINING[2:]})
+
+

@@ -1,0 +1,15 @@
+"""The query side, above `ingest`: the query API, marker resolution, vocabularies, filters, and the
+database a query reads (built on first use by `kb.query.database.connect`).
+
+May import: `kb.core`, `schemas`, and `ingest` (only `connect`, to build on first use).
+
+Public API (the same dicts the CLI prints as JSON and the HTTP API returns)::
+
+    from kb import query
+    query.evidence(marker="LDH", disease="LBCL"); query.markers(); query.sources(); query.show(ID)
+    con = query.connect(db)   # read-only connection; pass con= to any of the above
+"""
+from kb.query.api import evidence, markers, show, sources
+from kb.query.database import connect
+
+__all__ = ["connect", "evidence", "markers", "show", "sources"]

@@ -1,0 +1,35 @@
+"""Resolving a query's filters (disease names and subtypes, therapy or therapy class, enums) to `Filters`."""
+from __future__ import annotations
+
+from kb.core.errors import InputError
+from kb.core.items import Filters
+from kb.query.vocab import Vocabulary
+
+STATUS_FILTERS = ("accepted", "submitted", "rejected", "all")
+DIRECTIONS = ("unfavorable", "favorable", "mixed", "none")
+
+
+def resolve_filters(con, marker_id=None, disease=None, therapy=None, direction=None, evidence_type=None,
+            status="accepted", source=None) -> Filters:
+    diseases = therapy_name = therapy_class = None
+    if disease:
+        names = Vocabulary(con, "disease")
+        diseases = tuple(names.descendants(names.resolve(disease, "--disease")["name"]))
+    if therapy:
+        therapies = Vocabulary(con, "therapy")
+        if therapy in {t["therapy_class"] for t in therapies.terms.values()}:
+            therapy_class = therapy
+        else:
+            therapy_name = therapies.resolve(therapy, "--therapy")["name"]
+    if direction and direction not in DIRECTIONS:
+        raise InputError(f"--direction: expected one of {', '.join(DIRECTIONS)}, got {direction!r}")
+    if status not in STATUS_FILTERS:
+        raise InputError(f"--status: expected one of {', '.join(STATUS_FILTERS)}, got {status!r}")
+    return Filters(marker_id, diseases, therapy_name, therapy_class, direction or None, evidence_type or None,
+               status, source or None)
+
+
+def evidence_filters(con, marker_id=None, disease=None, therapy=None, direction=None, evidence_type=None,
+                     status="accepted", source=None) -> tuple[str, list]:
+    """A WHERE clause and its parameters for the given filters (see Filters)."""
+    return resolve_filters(con, marker_id, disease, therapy, direction, evidence_type, status, source).sql()

@@ -1,0 +1,128 @@
+"""Marker resolution: exact alias, then normalised alias, then a guarded fuzzy match.
+
+The fuzzy step only compares spellings that carry the same numbers ('interleukin-6' can never become
+IL-2 or IL-10), skips very short spellings (where edit distance means nothing), and refuses to choose
+between near-tied markers: an ambiguous input is an error that lists the candidates.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import duckdb
+
+from kb.core import store
+from kb.core.errors import InputError, NotFound
+from kb.core.normalize import digit_groups, norm, norm_words
+
+FUZZY_CUTOFF = 80.0
+NEAR_TIE = 6.0  # WRatio points within which two markers are indistinguishable (its length-ratio steps are 5)
+MIN_FUZZY_LEN = 4  # normalised characters below which a spelling must match exactly
+SAME_WORD = 85.0  # without a shared word, a spelling must be this close as a whole (a typo)
+
+
+def _words(text: str) -> set[str]:
+    """Alphabetic words, digits and punctuation split off: 'IL-6 level' -> {'il', 'level'}."""
+    return set(re.findall(r"[a-z]+", norm_words(text)))
+
+
+@dataclass(frozen=True)
+class Resolved:
+    id: str
+    name: str
+    score: float
+    how: str  # exact | normalized | fuzzy
+    matched: str  # the alias that matched
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "score": round(self.score, 1), "how": self.how, "alias": self.matched}
+
+
+class AmbiguousMarker(InputError):
+    def __init__(self, text: str, candidates: list[tuple[str, float]]):
+        self.candidates = candidates
+        listed = ", ".join(f"{name} ({score:.0f})" for name, score in candidates)
+        super().__init__(f"marker {text!r} is ambiguous: it matches {listed} about equally; use a more specific name")
+
+
+class UnknownMarker(NotFound):
+    def __init__(self, text: str, nearest: list[str]):
+        self.nearest = nearest
+        hint = f"; nearest: {', '.join(nearest)}" if nearest else ""
+        super().__init__(f"no marker matches {text!r}{hint}")
+
+
+class MarkerIndex:
+    """Resolution against one knowledge base: exact and normalised spellings by indexed lookup, and the
+    full spelling list loaded only when a fuzzy match is needed (a large knowledge base has many)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        self.con = con
+        self._aliases: list[tuple[str, str, str]] | None = None
+        self._names: dict[str, str] | None = None
+
+    @property
+    def aliases(self) -> list[tuple[str, str, str]]:
+        if self._aliases is None:
+            self._aliases = store.marker_aliases(self.con)
+        return self._aliases
+
+    @property
+    def names(self) -> dict[str, str]:
+        if self._names is None:
+            self._names = store.marker_names(self.con)
+        return self._names
+
+    def _lookup(self, text: str, key: str) -> tuple[str, bool] | None:
+        """(marker id, exact?) for a spelling whose normalised form is known; exact spellings win."""
+        hits = sorted(store.markers_by_norm(self.con, key, text), key=lambda hit: not hit[1])
+        return hits[0] if hits else None
+
+    def resolve(self, text: str) -> Resolved:
+        text = (text or "").strip()
+        if not text:
+            raise InputError("marker: expected a marker name, got an empty string")
+        key = norm(text)
+        hit = self._lookup(text, key) if key else None
+        if hit is not None:
+            mid, exact = hit
+            return Resolved(mid, self._name(mid), 100.0, "exact" if exact else "normalized", text)
+        ranked = self._fuzzy(text)
+        if not ranked or ranked[0][1] < FUZZY_CUTOFF or len(key) < MIN_FUZZY_LEN - 1:
+            raise UnknownMarker(text, [self.names[mid] for mid, score, _ in self._nearest(text)])
+        if len(ranked) > 1 and ranked[1][1] >= FUZZY_CUTOFF and ranked[0][1] - ranked[1][1] < NEAR_TIE:
+            close = [(self.names[mid], score) for mid, score, _ in ranked if ranked[0][1] - score < NEAR_TIE]
+            raise AmbiguousMarker(text, close)
+        mid, score, alias = ranked[0]
+        return Resolved(mid, self.names[mid], score, "fuzzy", alias)
+
+    def _name(self, mid: str) -> str:
+        return self._names[mid] if self._names is not None else store.marker_name(self.con, mid)
+
+    def _fuzzy(self, text: str, same_digits: bool = True) -> list[tuple[str, float, str]]:
+        """Best WRatio per marker, highest first: [(marker id, score, alias)]."""
+        from rapidfuzz import fuzz, utils
+
+        digits = digit_groups(text)
+        query = utils.default_process(text)
+        words = _words(text)
+        best: dict[str, tuple[float, str]] = {}
+        for mid, alias, key in self.aliases:
+            if len(key) < MIN_FUZZY_LEN:
+                continue
+            if same_digits and digit_groups(alias) != digits:
+                continue
+            if not (words & _words(alias) or fuzz.ratio(norm(text), key) >= SAME_WORD):
+                continue  # WRatio's partial matching pairs 'interleukin 2' with 'exon 2 partial deletion'
+            score = fuzz.WRatio(query, utils.default_process(alias))
+            if score > best.get(mid, (-1.0, ""))[0]:
+                best[mid] = (score, alias)
+        return sorted(((mid, s, a) for mid, (s, a) in best.items()), key=lambda r: (-r[1], r[0]))
+
+    def _nearest(self, text: str, limit: int = 3) -> list[tuple[str, float, str]]:
+        """Suggestions for an error message: ignore the digit guard, keep the closest few."""
+        return [r for r in self._fuzzy(text, same_digits=False) if r[1] >= 50][:limit]
+
+
+def resolve_marker(con: duckdb.DuckDBPyConnection, text: str) -> Resolved:
+    return MarkerIndex(con).resolve(text)
