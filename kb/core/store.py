@@ -133,3 +133,10 @@ def write_parquet(path, columns: list[tuple[str, str]], rows: list[list]) -> Non
         con.table("export").write_parquet(str(path))
     finally:
         con.close()
+
+
+def document_links(con: duckdb.DuckDBPyConnection, document_id: str) -> list[tuple[str, int, int, str, str, str]]:
+    """(evidence_id, start, end, marker name, direction, status) of every link into one document, in text order."""
+    return con.execute('SELECT l.evidence_id, l.start, l."end", m.name, e.direction, e.status FROM evidence_link l '
+                       'JOIN evidence e ON e.id = l.evidence_id JOIN marker m ON m.id = e.marker_id '
+                       'WHERE l.document_id = ? ORDER BY l.start, l."end" DESC, l.evidence_id', [document_id]).fetchall()

@@ -1,0 +1,93 @@
+"""The pages in a real browser: headless Chromium (Debian's chromium + chromium-driver) driven by selenium,
+against a real uvicorn on loopback. One browser for the module; a screenshot of each page goes to
+tests/artifacts/ (and, with KB_SCREENSHOTS=docs, to docs/screenshots/)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+pytestmark = pytest.mark.skipif(not (CHROMIUM and DRIVER),
+                                reason="needs headless Chromium: apt-get install chromium chromium-driver")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,1000",
+                "--hide-scrollbars", "--no-first-run", "--disable-extensions"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    ARTIFACTS.mkdir(exist_ok=True)
+    yield driver
+    driver.quit()
+
+
+def _errors(driver) -> list[str]:
+    return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def _screenshot(driver, name: str) -> None:
+    """The whole page (not only the viewport) as a PNG."""
+    height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
+    driver.set_window_size(1280, max(800, height))
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    if os.environ.get("KB_SCREENSHOTS") == "docs":
+        shutil.copy(ARTIFACTS / f"{name}.png", ROOT / "docs" / "screenshots" / f"{name}.png")
+    driver.set_window_size(1280, 1000)
+
+
+def test_search_leads_to_the_marker_page_with_exactly_the_queried_ids(browser, pages_server, built_db):
+    from selenium.webdriver.common.by import By
+    from kb.query import api
+
+    browser.get(pages_server + "/")
+    _screenshot(browser, "search")
+    box = browser.find_element(By.ID, "marker")
+    browser.execute_script("arguments[0].value = 'lactate dehydrogenase'", box)  # the form, without typeahead
+    box.submit()
+    assert browser.current_url == pages_server + "/markers/ldh"
+    shown = [card.get_attribute("id") for card in browser.find_elements(By.CSS_SELECTOR, "article.card")]
+    expected = [e["id"] for e in api.evidence("ldh", db=built_db)["evidence"]]
+    assert sorted(shown) == sorted(expected) and len(shown) == len(set(shown))
+    _screenshot(browser, "marker-ldh")
+    assert _errors(browser) == []
+
+
+def test_clicking_a_quote_opens_the_document_with_that_quote_highlighted(browser, pages_server):
+    from selenium.webdriver.common.by import By
+
+    browser.get(pages_server + "/markers/ldh")
+    link = browser.find_element(By.CSS_SELECTOR, "article.card blockquote a.q")
+    quote = browser.execute_script("return arguments[0].textContent", link)
+    link.click()
+    fragment = browser.current_url.split("#", 1)[1]
+    assert fragment.startswith("span-") and "/documents/" in browser.current_url
+    highlighted = browser.execute_script(
+        "var id = location.hash.slice(1);"
+        "return [document.getElementById(id)].concat(Array.from(document.querySelectorAll('[data-part-of=\"' + id + '\"]')))"
+        ".map(function (e) { return e.textContent; }).join('');")
+    assert highlighted == quote
+    assert browser.execute_script("return document.querySelector(':target').id") == fragment
+    _screenshot(browser, "document")
+    assert _errors(browser) == []
+
+
+def test_evidence_page_renders_without_console_errors(browser, pages_server):
+    browser.get(pages_server + "/evidence/xu2023-ldh-cr12-nastoupil")
+    assert "xu2023-ldh-cr12-nastoupil" in browser.title
+    _screenshot(browser, "evidence")
+    assert _errors(browser) == []
