@@ -80,15 +80,23 @@ def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or
 
 @app.command()
 @handled
-def markers(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
-    """Every marker with its kind, unit, codes, aliases and number of accepted evidence items."""
+def markers(search: Optional[str] = typer.Option(None, "--search", "-s", help="Fuzzy search over names and aliases, best first ('interleukin' lists every interleukin)."),
+            db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
+    """Every marker with its kind, unit, codes, aliases and number of accepted evidence items (or those matching --search)."""
     from kb import query as q
 
     fmt = output_format(fmt)
-    result = q.markers(db=db)
-    emit(result, fmt, ["id", "name", "kind", "unit", "loinc", "hgnc", "n_evidence", "aliases"],
-         [[m["id"], m["name"], m["kind"], m["unit"], m["loinc"], m["hgnc_symbol"], m["n_evidence"], m["aliases"]]
-          for m in result["markers"]])
+    result = q.markers(search, db=db)
+    columns = ["id", "name", "kind", "unit", "loinc", "hgnc", "n_evidence", "aliases"]
+    rows = [[m["id"], m["name"], m["kind"], m["unit"], m["loinc"], m["hgnc_symbol"], m["n_evidence"], m["aliases"]]
+            for m in result["markers"]]
+    if search is not None:
+        columns = ["match", "score"] + columns
+        rows = [[m["match"]["alias"], m["match"]["score"]] + row for m, row in zip(result["markers"], rows)]
+    emit(result, fmt, columns, rows)
+    if search is not None and not result["markers"]:
+        typer.echo(f"kb: no marker matches {search!r}", err=True)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -147,12 +155,14 @@ from cli.export import export  # noqa: E402
 from cli.evaluate import evaluate  # noqa: E402
 from cli.pam import pam_app  # noqa: E402
 from cli.score import score  # noqa: E402
+from cli.serve import serve  # noqa: E402
 
 app.add_typer(curate_app, name="curate")
 app.command("export")(export)
 app.command(name="evaluate")(evaluate)
 app.add_typer(pam_app, name="pam")
 app.command("score")(score)
+app.command("serve")(serve)
 
 
 def main() -> None:

@@ -78,3 +78,54 @@ def pages_server(built_db):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
+
+
+# ---- HTTP API: real uvicorn servers on ephemeral loopback ports (tests/test_api*.py) -----------------
+
+class Server:
+    """`kb serve --port 0` in a subprocess; `url` is the address it printed. Its stderr (the access log)
+    goes to a file so the pipe never fills."""
+
+    def __init__(self, db: Path, *args: str, env: dict | None = None, log: Path):
+        import os
+        import subprocess
+        import sys
+
+        environment = {**os.environ, "KB_API_TOKEN": "", **(env or {})}
+        self.log = log
+        self._err = open(log, "w")
+        self.proc = subprocess.Popen([sys.executable, "-m", "cli.main", "serve", "--port", "0", "--db", str(db), *args],
+                                     stdout=subprocess.PIPE, stderr=self._err, text=True, env=environment)
+        line = self.proc.stdout.readline()
+        if "http://" not in line:
+            self.stop()
+            raise RuntimeError(f"kb serve did not start: {line!r} {log.read_text()[-2000:]}")
+        self.url = line.split("serving ", 1)[1].split(" ", 1)[0]
+
+    def stop(self) -> None:
+        import subprocess
+
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self._err.close()
+
+
+@pytest.fixture(scope="session")
+def api_server(built_db, tmp_path_factory):
+    server = Server(built_db, log=tmp_path_factory.mktemp("api") / "serve.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def api(api_server):
+    import httpx
+
+    with httpx.Client(base_url=api_server.url, timeout=30) as client:
+        yield client

@@ -36,7 +36,7 @@ PAM_POPULATION = Population("B-ALL", "CD19 CAR-T unspecified", "CD19 CAR-T", "be
 class Evaluator:
     """Everything a summary needs from the knowledge base, loaded once for a batch of records."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, model: str | None = None):
+    def __init__(self, con: duckdb.DuckDBPyConnection, model: str | None = None, model_files: bool = True):
         from kb.core.items import fetch_evidence
         from kb.query.filters import evidence_filters
 
@@ -49,6 +49,7 @@ class Evaluator:
         for item in fetch_evidence(con, *evidence_filters(con, status="accepted")):
             self.evidence.setdefault(item["marker_id"], []).append(item)
         self.model_spec = model
+        self.model_files = model_files  # False over HTTP: a record names knowledge-base models, never server files
         self._pam_models: dict = {}
 
     def evaluate(self, patient, label: str, priors: str = "published") -> dict:
@@ -177,7 +178,7 @@ class Evaluator:
         spec = spec or self.model_spec
         if spec not in self._pam_models:
             try:
-                self._pam_models[spec] = open_model(spec, con=self.con)[0]
+                self._pam_models[spec] = open_model(spec, con=self.con, files=self.model_files)[0]
             except NotFound as exc:
                 if spec is None:
                     self._pam_models[spec] = None  # a knowledge base without models: no PAM block
@@ -222,12 +223,12 @@ def _summary(findings: list[dict], observed: list[str], without_evidence: list[s
 
 
 def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, priors: str = "published",
-                     model: str | None = None) -> list[dict]:
+                     model: str | None = None, model_files: bool = True) -> list[dict]:
     """One summary per record; every record is validated before any is evaluated (all or nothing).
 
     `model` (a model file or a knowledge-base model id) scores expression for records that name none."""
     patients = [(parse_record(r), r.label) for r in records]
-    evaluator = Evaluator(con, model)
+    evaluator = Evaluator(con, model, model_files)
     return [evaluator.evaluate(p, label, priors) for p, label in patients]
 
 
@@ -254,3 +255,15 @@ def evaluate(record: dict, *, priors: str = "published", model: str | None = Non
     """The summary of one record given as a dict."""
     return _with_connection(lambda c: evaluate_records([Record(label, record)], con=c, priors=priors, model=model)[0],
                             con, db)
+
+
+def evaluate_text(text: str, fmt: str, *, con: duckdb.DuckDBPyConnection, priors: str = "published",
+                  model: str | None = None, label: str = "body", max_records: int | None = None,
+                  model_files: bool = False) -> tuple[list[dict], str]:
+    """Summaries of the records in `text`, declared as `fmt` (see `kb.evaluate.records.TEXT_FORMATS`), and
+    how they came ('single', 'many' or 'jsonl'): the HTTP API's `POST /v1/evaluate`. Model files are not
+    read unless `model_files` (a request names knowledge-base models only)."""
+    from kb.evaluate.records import records_from_text
+
+    records, kind = records_from_text(text, fmt, label, max_records=max_records)
+    return evaluate_records(records, con=con, priors=priors, model=model, model_files=model_files), kind

@@ -33,12 +33,37 @@ def load_records(path: str | os.PathLike) -> tuple[list[Record], str]:
     return _load_file(p)
 
 
+TEXT_FORMATS = ("json", "yaml", "jsonl")
+
+
+class TooManyRecords(InputError):
+    """More records than a caller accepts at once (the HTTP API's limit per request)."""
+
+
 def _load_file(p: Path) -> tuple[list[Record], str]:
     try:
         text = p.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(f"{p}: expected a JSON or YAML patient record (UTF-8 text), got binary data") from None
-    if p.suffix.lower() == ".jsonl":
+    suffix = p.suffix.lower()
+    return parse_text(text, "jsonl" if suffix == ".jsonl" else "json" if suffix == ".json" else "yaml", str(p))
+
+
+def records_from_text(text: str, fmt: str, label: str, max_records: int | None = None) -> tuple[list[Record], str]:
+    """The records of a text declared as `fmt` (json, yaml or jsonl), named `label` in errors; at most
+    `max_records` of them (TooManyRecords beyond)."""
+    if fmt not in TEXT_FORMATS:
+        raise InputError(f"{label}: format: expected one of {', '.join(TEXT_FORMATS)}, got {fmt!r}")
+    records, kind = parse_text(text, fmt, label)
+    if max_records is not None and len(records) > max_records:
+        raise TooManyRecords(f"{label}: {len(records)} records; expected at most {max_records} per request")
+    return records, kind
+
+
+def parse_text(text: str, fmt: str, label: str) -> tuple[list[Record], str]:
+    """One text (a file's or a request body's) as records: 'single', 'many' (a list) or 'jsonl'."""
+    p = label
+    if fmt == "jsonl":
         records = []
         for n, line in enumerate(text.splitlines(), 1):
             if line.strip():
@@ -49,7 +74,7 @@ def _load_file(p: Path) -> tuple[list[Record], str]:
         if not records:
             raise InputError(f"{p}: expected one JSON patient record per line, got an empty file")
         return records, "jsonl"
-    if p.suffix.lower() == ".json":
+    if fmt == "json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -374,8 +374,8 @@ def _with_progress(con, progress, stage: str, run):
         thread.join()
 
 
-def score_path(cohort, out, *, model: str | None = None, priors: str = "published", db=None,
-               progress: Callable[[str, float], None] | None = None) -> dict:
+def score_path(cohort, out, *, model: str | None = None, priors: str = "published", db=None, con=None,
+               progress: Callable[[str, float], None] | None = None, model_files: bool = True) -> dict:
     """The `kb score` payload: open the model (a model file or a knowledge-base model id, default the
     published one), score the cohort into ``out`` and report what was done."""
     from kb.pam.open import open_model
@@ -383,7 +383,7 @@ def score_path(cohort, out, *, model: str | None = None, priors: str = "publishe
     if priors not in ("published", "equal"):
         raise InputError(f"--priors: expected published or equal; got {priors!r}")
     output_kind(out)
-    pam, version = open_model(model, db=db)
+    pam, version = open_model(model, db=db, con=con, files=model_files)
     report = score_cohort(cohort, out, pam, priors=priors, progress=progress)
     return {"kb_version": version, "cohort": report.cohort, "out": report.out, "format": report.format,
             "model": {"id": pam.id, "name": pam.name, "kind": pam.kind, "source": pam.source,

@@ -6,10 +6,11 @@ May import: `kb.core`, `schemas`, and `ingest` (only `connect`, to build on firs
 Public API (the same dicts the CLI prints as JSON and the HTTP API returns)::
 
     from kb import query
-    query.evidence(marker="LDH", disease="LBCL"); query.markers(); query.sources(); query.show(ID)
+    query.evidence(marker="LDH", disease="LBCL"); query.markers(); query.markers(search="interleukin"); query.marker(ID); query.sources()
+    query.show(ID); query.document(ID, start, end)
     con = query.connect(db)   # read-only connection; pass con= to any of the above
 """
-from kb.query.api import evidence, markers, show, sources
+from kb.query.api import document, evidence, marker, markers, show, sources
 from kb.query.database import connect
 
-__all__ = ["connect", "evidence", "markers", "show", "sources"]
+__all__ = ["connect", "document", "evidence", "marker", "markers", "show", "sources"]

@@ -12,7 +12,7 @@ import os
 import duckdb
 
 from kb.core import store
-from kb.core.errors import NotFound
+from kb.core.errors import InputError, NotFound
 from kb.core.items import fetch_evidence, rows as _rows
 from kb.query.database import connect
 from kb.query.filters import resolve_filters
@@ -45,18 +45,51 @@ def evidence(marker: str | None = None, disease: str | None = None, therapy: str
     }
 
 
-def markers(*, con=None, db=None) -> dict:
+def markers(search: str | None = None, *, con=None, db=None) -> dict:
+    """Every marker (by name), or with `search` the markers matching TEXT best first, each with its `match`."""
     con = _con(con, db)
-    rows = _rows(con.execute("""
+    rows = _marker_rows(con)
+    result: dict = {"kb_version": store.kb_version(con)}
+    if search is not None:
+        from kb.query.search import search_markers
+
+        by_id = {m["id"]: m for m in rows}
+        rows = [{**by_id[hit["marker_id"]], "match": {k: hit[k] for k in ("alias", "score", "how")}}
+                for hit in search_markers(con, search)]
+        result["query"] = {"search": search}
+    result["markers"] = rows
+    return result
+
+
+def _marker_rows(con, marker_id: str | None = None) -> list[dict]:
+    where, params = ("WHERE m.id = ?", [marker_id]) if marker_id is not None else ("", [])
+    return _rows(con.execute(f"""
         WITH a AS (SELECT a.marker_id, list(a.alias ORDER BY lower(a.alias), a.alias) AS aliases
                    FROM marker_alias a JOIN marker m ON m.id = a.marker_id
                    WHERE a.alias <> m.name AND a.alias <> m.id GROUP BY a.marker_id),
              n AS (SELECT marker_id, count(*) AS n_evidence FROM evidence WHERE status = 'accepted' GROUP BY marker_id)
         SELECT m.id, m.name, m.full_name, m.kind, m.unit, m.loinc, m.hgnc_symbol,
                coalesce(a.aliases, []) AS aliases, coalesce(n.n_evidence, 0) AS n_evidence
-        FROM marker m LEFT JOIN a ON a.marker_id = m.id LEFT JOIN n ON n.marker_id = m.id
-        ORDER BY lower(m.name), m.id"""))
-    return {"kb_version": store.kb_version(con), "markers": rows}
+        FROM marker m LEFT JOIN a ON a.marker_id = m.id LEFT JOIN n ON n.marker_id = m.id {where}
+        ORDER BY lower(m.name), m.id""", params))
+
+
+def marker(marker_id: str, *, con=None, db=None) -> dict:
+    """One marker by id: its `kb markers` row, its description, and its items counted by status."""
+    con = _con(con, db)
+    found = _marker_rows(con, marker_id)
+    if not found:
+        from kb.query.resolve import MarkerIndex
+
+        near = [mid for mid, _, _ in MarkerIndex(con)._nearest(marker_id)]
+        hint = f"; nearest ids: {', '.join(near)}" if near else ""
+        raise NotFound(f"no marker with id {marker_id!r}{hint}")
+    row = found[0]
+    row["description"] = con.execute("SELECT description FROM marker WHERE id = ?", [marker_id]).fetchall()[0][0]
+    counts = dict(con.execute("SELECT status, count(*) FROM evidence WHERE marker_id = ? GROUP BY status",
+                              [marker_id]).fetchall())
+    row["n_evidence_by_status"] = {s: counts.get(s, 0) for s in ("accepted", "submitted", "rejected")}
+    return {"kb_version": store.kb_version(con), "marker": row}
 
 
 def sources(*, con=None, db=None) -> dict:
@@ -86,3 +119,26 @@ def show(evidence_id: str, context: int = 200, *, con=None, db=None) -> dict:
             [link["start"], context, context, link["start"], link["end"], context, link["document_id"]]).fetchall()[0]
         link["before"], link["after"] = before, after
     return {"kb_version": store.kb_version(con), "evidence": item}
+
+
+def document(document_id: str, start: int | None = None, end: int | None = None, *, con=None, db=None) -> dict:
+    """A document's metadata, sha256 and text; with `start`/`end` only text[start:end] (character offsets, as
+    evidence links give them), so a quote can be shown in its context."""
+    con = _con(con, db)
+    found = _rows(con.execute("SELECT id, source_id, path, original_name, sha256, format, n_chars, text FROM document "
+                              "WHERE id = ?", [document_id]))
+    if not found:
+        ids = [r[0] for r in con.execute("SELECT id FROM document ORDER BY id").fetchall()]
+        raise NotFound(f"no document {document_id!r}; expected one of {', '.join(ids)}")
+    doc = found[0]
+    n = doc["n_chars"]
+    lo = 0 if start is None else start
+    hi = n if end is None else end
+    if not 0 <= lo <= n:
+        raise InputError(f"start: expected an offset from 0 to {n} (the document's length), got {lo}")
+    if not lo <= hi <= n:
+        raise InputError(f"end: expected an offset from start ({lo}) to {n} (the document's length), got {hi}")
+    if (lo, hi) != (0, n):
+        doc["text"] = doc["text"][lo:hi]
+    doc["start"], doc["end"] = lo, hi
+    return {"kb_version": store.kb_version(con), "document": doc}

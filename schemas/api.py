@@ -1,0 +1,327 @@
+"""Pydantic models of the HTTP API's response bodies: they document `/openapi.json` (a schema for every
+response) and the schemathesis run checks each real response against them. The bodies themselves are
+the library's dicts, serialized as they are (the models never reshape them); `extra="allow"` lets a
+later field (a new code column, say) through without breaking older clients' schemas.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class KBVersion(_Open):
+    schema_: int = Field(alias="schema", description="Schema version of the database.")
+    content: Optional[str] = Field(description="Content hash of the seeds the database was built from.")
+
+
+class Problem(_Open):
+    """RFC 9457 problem details."""
+    type: str
+    title: str
+    status: int
+    detail: str = Field(description="The one-line message the CLI prints after `kb: error: `.")
+    nearest: Optional[list[str]] = Field(default=None, description="Unknown marker: the closest markers.")
+    candidates: Optional[list[dict[str, Any]]] = Field(default=None, description="Ambiguous marker: the near-tied markers.")
+
+
+class Page(_Open):
+    offset: int
+    limit: Optional[int]
+    total: int
+
+
+# ---- evidence ----------------------------------------------------------------------------------------
+
+class Rule(_Open):
+    operator: str
+    value: Optional[Union[float, int]] = None
+    value_high: Optional[Union[float, int]] = None
+    unit: Optional[str] = None
+    reference: Optional[str] = None
+    category: Optional[str] = None
+
+
+class Effect(_Open):
+    measure: str
+    value: Optional[Union[float, int]] = None
+    ci: Optional[list[Optional[Union[float, int]]]] = None
+    p: Optional[float] = None
+    p_text: Optional[str] = None
+    text: Optional[str] = None
+    groups: list[dict[str, Any]] = []
+
+
+class SourceRef(_Open):
+    id: str
+    title: Optional[str]
+    doi: Optional[str]
+    year: Optional[int]
+
+
+class Link(_Open):
+    document: str
+    document_id: str
+    sha256: str
+    start: int
+    end: int
+    quote: str
+
+
+class ShownLink(Link):
+    before: str
+    after: str
+
+
+class EvidenceItem(_Open):
+    id: str
+    marker: str
+    marker_id: str
+    evidence_type: str
+    direction: str
+    disease: Optional[str]
+    therapy: Optional[str]
+    therapy_class: Optional[str]
+    timepoint: Optional[str]
+    specimen: Optional[str]
+    outcome: Optional[str]
+    rule: Optional[Rule]
+    effect: Optional[Effect]
+    n_patients: Optional[int]
+    level: Optional[str]
+    cited_reference: Optional[str]
+    statement: Optional[str]
+    status: str
+    curator: Optional[str]
+    curated_at: Optional[str]
+    source: SourceRef
+    links: list[Link]
+
+
+class Resolved(_Open):
+    id: str
+    name: str
+    score: float
+    how: str
+    alias: str
+
+
+class EvidenceQuery(_Open):
+    marker: Optional[str]
+    resolved: Optional[Resolved]
+    disease: Optional[str]
+    therapy: Optional[str]
+    direction: Optional[str]
+    type: Optional[str]
+    status: str
+
+
+class EvidenceResult(_Open):
+    """`kb query --format json`."""
+    kb_version: KBVersion
+    query: EvidenceQuery
+    evidence: list[EvidenceItem]
+    page: Optional[Page] = None
+
+
+class ShownItem(EvidenceItem):
+    links: list[ShownLink]
+
+
+class ShowResult(_Open):
+    """`kb show ID --format json`."""
+    kb_version: KBVersion
+    evidence: ShownItem
+
+
+# ---- markers, sources, documents -----------------------------------------------------------------
+
+class Match(_Open):
+    alias: str
+    score: float
+    how: str
+
+
+class MarkerRow(_Open):
+    id: str
+    name: str
+    full_name: Optional[str]
+    kind: str
+    unit: Optional[str]
+    loinc: Optional[str]
+    hgnc_symbol: Optional[str]
+    aliases: list[str]
+    n_evidence: int
+    match: Optional[Match] = Field(default=None, description="With ?search=: the spelling that matched, and how well.")
+
+
+class MarkersResult(_Open):
+    """`kb markers --format json` (with `--search TEXT`: `query` and each marker's `match`)."""
+    kb_version: KBVersion
+    query: Optional[dict[str, Any]] = None
+    markers: list[MarkerRow]
+    page: Optional[Page] = None
+
+
+class MarkerDetail(MarkerRow):
+    description: Optional[str]
+    n_evidence_by_status: dict[str, int]
+
+
+class MarkerResult(_Open):
+    kb_version: KBVersion
+    marker: MarkerDetail
+
+
+class DocumentRow(_Open):
+    id: str
+    path: str
+    original_name: Optional[str]
+    sha256: str
+    format: str
+    n_chars: int
+
+
+class SourceRow(_Open):
+    id: str
+    title: Optional[str]
+    authors: list[Any]
+    journal: Optional[str]
+    year: Optional[int]
+    doi: Optional[str]
+    pmid: Optional[str]
+    kind: str
+    license: Optional[str]
+    n_evidence: int
+    documents: list[DocumentRow]
+
+
+class SourcesResult(_Open):
+    """`kb sources --format json`."""
+    kb_version: KBVersion
+    sources: list[SourceRow]
+    page: Optional[Page] = None
+
+
+class DocumentText(DocumentRow):
+    source_id: str
+    text: str = Field(description="The text, or text[start:end] when a slice was asked for.")
+    start: int
+    end: int
+
+
+class DocumentResult(_Open):
+    kb_version: KBVersion
+    document: DocumentText
+
+
+# ---- PAM -------------------------------------------------------------------------------------------
+
+class ModelRow(_Open):
+    id: str
+    name: str
+    kind: str
+    source: Optional[str]
+    marker_id: Optional[str]
+    classes: list[str]
+    n_genes: int
+    genes: list[str]
+
+
+class ModelsResult(_Open):
+    kb_version: KBVersion
+    models: list[ModelRow]
+    page: Optional[Page] = None
+
+
+class ModelShow(_Open):
+    """`kb pam show ID --format json`."""
+    kb_version: Optional[KBVersion]
+    model: dict[str, Any]
+    genes: list[dict[str, Any]]
+    priors: dict[str, dict[str, float]]
+    performance: list[dict[str, Any]]
+    validation: Optional[dict[str, Any]]
+    training: Optional[dict[str, Any]]
+    facts: dict[str, Any]
+
+
+# ---- evaluate, score -------------------------------------------------------------------------------
+
+class Applicability(_Open):
+    level: str
+    reason: str
+
+
+class Finding(_Open):
+    marker: str
+    marker_id: str
+    evidence_id: str
+    evidence_type: str
+    direction: str
+    outcome: Optional[str]
+    population: dict[str, Optional[str]]
+    applicability: Applicability
+    observed: dict[str, Any]
+    rule: Optional[Rule]
+    rule_met: Optional[bool]
+    verdict: str
+    verdict_reason: Optional[str]
+    explanation: Optional[str]
+    effect: Optional[Effect]
+    level: Optional[str]
+    n_patients: Optional[int]
+    source: SourceRef
+    links: list[dict[str, Any]]
+
+
+class Summary(_Open):
+    """One patient's risk summary: `kb evaluate --format json`."""
+    kb_version: KBVersion
+    patient: dict[str, Any]
+    findings: list[Finding]
+    pam: Optional[dict[str, Any]]
+    summary: dict[str, Any]
+    disclaimer: str
+
+
+class ScoreRow(_Open):
+    sample_id: str
+    delta: dict[str, Optional[float]]
+    posterior: dict[str, Optional[float]]
+    call: Optional[str]
+    n_genes: int
+
+
+class ScoreResult(_Open):
+    """The summary `kb score --format json` prints, and one row per sample."""
+    kb_version: Optional[KBVersion]
+    cohort: str
+    out: None
+    format: str
+    model: dict[str, Any]
+    priors: str
+    priors_used: dict[str, float]
+    n_samples: int
+    columns: dict[str, str]
+    incomplete: int
+    min_genes: int
+    calls: dict[str, int]
+    seconds: float
+    rows: list[ScoreRow]
+
+
+# ---- service ---------------------------------------------------------------------------------------
+
+class Version(_Open):
+    package: str
+    kb_version: KBVersion
+
+
+class Health(_Open):
+    status: str
+    kb_version: KBVersion

@@ -1,0 +1,70 @@
+"""The read-only knowledge base behind every request, handed to routes by a dependency.
+
+One DuckDB database is opened read-only when the app starts (built first when the managed default is
+missing, as `kb query` does). A DuckDB connection is not safe to share between threads, and FastAPI runs
+routes in a thread pool, so each thread gets its own cursor of that database (`con.cursor()`: a
+connection to the same database instance, cheap, reused for every request the thread serves).
+"""
+from __future__ import annotations
+
+import threading
+
+import duckdb
+from starlette.requests import Request
+
+from kb.core import store
+
+
+class Database:
+    def __init__(self, db: str | None):
+        from kb.query.database import connect
+
+        self.con = connect(db)
+        self.kb_version = store.kb_version(self.con)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            with self._lock:
+                cur = self.con.cursor()
+                self._cursors.append(cur)
+            self._local.cursor = cur
+        return cur
+
+    def close(self) -> None:
+        with self._lock:
+            for cur in self._cursors:
+                cur.close()
+            self._cursors.clear()
+            self.con.close()
+
+    async def run(self, work):
+        """`work(cursor)` in the thread pool, with that thread's own cursor: DuckDB waits there, not the event loop."""
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(lambda: work(self.cursor()))
+
+    async def json(self, request, work):
+        """The JSON body of `work(cursor)` for this GET URL: from the body cache when it is there (answered on
+        the event loop, no thread hop), else computed in the thread pool and cached."""
+        from web.responses import cache_key, json_bytes, json_response
+
+        from starlette.responses import Response
+
+        cache = request.app.state.cache
+        if cache is None:
+            return json_response(await self.run(work))
+        key = cache_key(request)
+        hit = cache.get(key)
+        if hit is None:
+            hit = await self.run(lambda cur: json_bytes(work(cur)))
+            cache.put(key, hit)
+        return Response(hit, media_type="application/json")
+
+
+def database(request: Request) -> Database:
+    """The dependency every route takes: the app's read-only database."""
+    return request.app.state.database
