@@ -24,6 +24,7 @@ class Database:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._free: list[duckdb.DuckDBPyConnection] = []  # cursors of lease(), not in use
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
@@ -34,11 +35,32 @@ class Database:
             self._local.cursor = cur
         return cur
 
+    def lease(self):
+        """A cursor for one request whose code may run on several threads (a sync dependency and its route
+        run on different pool threads): taken from a free list, or made, and put back afterwards, so no two
+        requests ever hold the same cursor at once."""
+        from contextlib import contextmanager
+
+        @contextmanager
+        def leased():
+            with self._lock:
+                cur = self._free.pop() if self._free else None
+                if cur is None:
+                    cur = self.con.cursor()
+                    self._cursors.append(cur)
+            try:
+                yield cur
+            finally:
+                with self._lock:
+                    self._free.append(cur)
+        return leased()
+
     def close(self) -> None:
         with self._lock:
             for cur in self._cursors:
                 cur.close()
             self._cursors.clear()
+            self._free.clear()
             self.con.close()
 
     async def run(self, work):

@@ -41,8 +41,9 @@ class Guard:
                 return
             if message["type"] == "http.response.start":
                 status = message["status"]
-                extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
                 names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in ((b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"))
+                         if k not in names]
                 content_type = next((v for k, v in message.get("headers", []) if k.lower() == b"content-type"), b"")
                 if content_type.startswith(b"text/html"):
                     extra.append((b"x-frame-options", b"DENY"))
