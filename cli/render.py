@@ -1,14 +1,13 @@
 """One renderer for every data command: table, json, csv or md, chosen by the shared --format option."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import sys
-from typing import Any, Iterable, Sequence
+from typing import Any
+
+from kb.core.table import MAX_CELL, cell, table  # noqa: F401  (every command renders through these)
 
 FORMATS = ("table", "json", "csv", "md")
-MAX_CELL = 70
 
 
 def default_format() -> str:
@@ -18,39 +17,3 @@ def default_format() -> str:
 
 def dumps(payload: Any) -> str:
     return json.dumps(payload, ensure_ascii=False, indent=2, default=str)
-
-
-def cell(value: Any, limit: int | None = MAX_CELL) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        text = f"{value:g}"
-    elif isinstance(value, (list, tuple)):
-        text = ", ".join(cell(v, None) for v in value)
-    elif isinstance(value, dict):
-        text = json.dumps(value, ensure_ascii=False, default=str)
-    else:
-        text = str(value)
-    text = " ".join(text.split())
-    if limit and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return text
-
-
-def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> str:
-    """Rows as an aligned text table, CSV or a Markdown table (JSON is rendered from the payload instead)."""
-    rows = list(rows)
-    if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([[cell(v, None) for v in row] for row in rows])
-        return buf.getvalue().rstrip("\n")
-    if fmt == "md":
-        head = "| " + " | ".join(columns) + " |\n|" + "|".join("---" for _ in columns) + "|"
-        body = ["| " + " | ".join(cell(v).replace("|", "\\|") for v in row) + " |" for row in rows]
-        return "\n".join([head, *body])
-    cells = [[cell(v) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    line = lambda vals: "  ".join(v.ljust(w) for v, w in zip(vals, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(columns), line(["-" * w for w in widths]), *(line(r) for r in cells)])

@@ -1,0 +1,146 @@
+"""A patient risk summary as text: an aligned table for a terminal, or a Markdown report to share.
+
+Both render the summary dict of `kb.evaluate.evaluator` (the JSON of `kb evaluate`); the CLI prints them
+and the web pages offer the Markdown report as a download.
+"""
+from __future__ import annotations
+
+from kb.core.table import cell, table
+from kb.core.text import fmt as _fmt, rule_text
+
+VERDICT_MARK = {"unfavorable": "▲", "favorable": "▼", "neutral": "·", "indeterminate": "?"}
+
+
+def _num(value) -> str:
+    return "" if value is None else _fmt(value) if isinstance(value, (int, float)) else str(value)
+
+
+def _observed(o: dict) -> str:
+    if isinstance(o["value"], str):
+        return o["value"]
+    text = f"{_num(o['value'])} {o['unit'] or ''}".strip()
+    if o.get("upper_limit_normal") is not None:
+        text += f" (ULN {_num(o['upper_limit_normal'])})"
+    return text
+
+
+def _rule(rule: dict | None) -> str:
+    return rule_text(rule) if rule else "no threshold"
+
+
+def _quote(finding: dict, limit: int = 60) -> str:
+    if not finding["links"]:
+        return ""
+    quote = " ".join(finding["links"][0]["quote"].split())
+    return f"“{quote[:limit - 1]}…”" if len(quote) > limit else f"“{quote}”"
+
+
+def _groups(findings: list[dict]) -> list[tuple[str, list[dict]]]:
+    """Findings grouped by marker, groups in order of their strongest finding."""
+    groups: dict[str, list[dict]] = {}
+    for f in findings:
+        groups.setdefault(f["marker"], []).append(f)
+    return list(groups.items())
+
+
+def _population(p: dict) -> str:
+    return f"{p['disease']} · {p['therapy']} ({p['therapy_class']}) · {p['timepoint']} (phase {p['phase']})"
+
+
+def _counts(summary: dict) -> str:
+    v, a = summary["by_verdict"], summary["by_applicability"]
+    return (f"{summary['n_findings']} findings: " + ", ".join(f"{k} {n}" for k, n in v.items()) + "; "
+            + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in a.items()))
+
+
+def _pam_lines(pam: dict) -> list[str]:
+    model = pam["model"]
+    head = (f"PAM {model['name']} ({model['id']}): {pam['applicability']['level']} — {pam['applicability']['reason']}")
+    lines = [head, f"  genes used {len(pam['genes_used'])}/{model['n_genes']}"
+             + (f"; missing: {', '.join(pam['genes_missing'])}" if pam["genes_missing"] else "")
+             + (f"; not in the model: {len(pam['genes_ignored'])}" if pam["genes_ignored"] else "")]
+    if pam["call"] is None:
+        lines.append(f"  no call (indeterminate): {pam['reason']}")
+        return lines
+    lines.append(f"  call {pam['call']} with {pam['priors']} priors" + (" — PARTIAL: " + pam["reason"] if pam["partial"] else ""))
+    rows = []
+    for c in model["classes"]:
+        pub, eq = pam["by_priors"]["published"], pam["by_priors"]["equal"]
+        rows.append([c, f"{pub['priors'][c]:.4f}", f"{pub['delta'][c]:.4f}", f"{pub['posterior'][c]:.4f}",
+                     f"{eq['delta'][c]:.4f}", f"{eq['posterior'][c]:.4f}"])
+    lines += ["  " + line for line in table(["class", "prior", "δ", "posterior", "δ (equal priors)", "posterior (equal)"], rows, "table").splitlines()]
+    pub, eq = pam["by_priors"]["published"]["call"], pam["by_priors"]["equal"]["call"]
+    lines.append(f"  call with published priors {pub}, with equal priors {eq}")
+    c = pam["contributions"]
+    top = ", ".join(f"{g} {v:+.3f}" for g, v in list(c["genes"].items())[:5])
+    lines.append(f"  largest terms of {c['of']} (positive favours {c['positive_favours']}): {top}; prior term {c['prior_term']:+.3f}")
+    return lines
+
+
+def render_table(s: dict) -> str:
+    p, summary = s["patient"], s["summary"]
+    lines = [f"Patient {p['id']} — {_population(p)}   [{p['source']}]",
+             f"kb_version schema {s['kb_version']['schema']}, content {s['kb_version']['content']}", ""]
+    rows = []
+    for marker, findings in _groups(s["findings"]):
+        for i, f in enumerate(findings):
+            rows.append([marker if i == 0 else "", _observed(f["observed"]) if i == 0 else "",
+                         f"{VERDICT_MARK[f['verdict']]} {f['verdict']}", f["applicability"]["level"], f["level"],
+                         f["n_patients"], _rule(f["rule"]), f["evidence_id"], _quote(f, 48)])
+    if rows:
+        lines.append(table(["marker", "observed", "verdict", "applicability", "level", "n", "rule", "evidence", "quote"], rows, "table"))
+        said = [f for f in s["findings"] if f["applicability"]["level"] != "not_applicable" and f["verdict"] != "indeterminate"]
+        if said:
+            lines += ["", "What the applicable evidence says:"] + [f"  [{f['evidence_id']}] {f['explanation']}" for f in said]
+    else:
+        lines.append("No evidence items for the observed markers.")
+    if s["pam"]:
+        lines += [""] + _pam_lines(s["pam"])
+    lines += ["", "Summary: " + _counts(summary)]
+    if summary["observed_without_evidence"]:
+        lines.append("Observed, no evidence: " + ", ".join(summary["observed_without_evidence"]))
+    if summary["not_observed"]:
+        lines.append("Not observed (evidence applies to this patient): " + ", ".join(summary["not_observed"]))
+    lines += ["", s["disclaimer"]]
+    return "\n".join(lines)
+
+
+def _md(text) -> str:
+    return cell(text, None).replace("|", "\\|")
+
+
+def render_md(s: dict) -> str:
+    p, summary, kv = s["patient"], s["summary"], s["kb_version"]
+    out = [f"# Risk summary: {p['id']}", "", f"> **{s['disclaimer']}**", "",
+           "| | |", "|---|---|", f"| Patient | {_md(p['id'])} |", f"| Disease | {_md(p['disease'])} |",
+           f"| Therapy | {_md(p['therapy'])} ({_md(p['therapy_class'])}) |",
+           f"| Timepoint | {_md(p['timepoint'])} (phase {p['phase']}) |", f"| Record | `{_md(p['source'])}` |",
+           f"| Knowledge base | schema {kv['schema']}, content `{kv['content']}` |", "", "## Summary", "",
+           "| verdict | " + " | ".join(a.replace("_", " ") for a in summary["by_applicability"]) + " | total |",
+           "|---|" + "---:|" * (len(summary["by_applicability"]) + 1)]
+    for v, total in summary["by_verdict"].items():
+        out.append(f"| {v} | " + " | ".join(str(summary["verdict_by_applicability"][a][v]) for a in summary["by_applicability"])
+                   + f" | {total} |")
+    out += ["", "## Findings", ""]
+    if not s["findings"]:
+        out.append("No evidence items for the observed markers.")
+    for marker, findings in _groups(s["findings"]):
+        out += [f"### {marker}: {_md(_observed(findings[0]['observed']))}", "",
+                "| verdict | applicability | level | n | rule | evidence |", "|---|---|---|---:|---|---|"]
+        out += [f"| **{f['verdict']}** | {f['applicability']['level']} | {f['level']} | {_num(f['n_patients'])} | "
+                f"{_md(_rule(f['rule']))} | `{f['evidence_id']}` |" for f in findings]
+        out.append("")
+        for f in findings:
+            out += [f"- `{f['evidence_id']}` ({f['applicability']['level']}: {f['applicability']['reason']}): {f['explanation']}"]
+            out += [f"  > {' '.join(link['quote'].split())}  \n  > — {link['document']} [{link['start']}, {link['end']})"
+                    for link in f["links"]]
+        out.append("")
+    if s["pam"]:
+        pam = s["pam"]
+        out += ["## PAM signature", ""] + ["    " + line for line in _pam_lines(pam)] + [""]
+    out += ["## Markers", "",
+            "- Observed: " + (", ".join(summary["markers_observed"]) or "none"),
+            "- Observed, no evidence in the knowledge base: " + (", ".join(summary["observed_without_evidence"]) or "none"),
+            "- Not observed, with evidence that applies to this patient: " + (", ".join(summary["not_observed"]) or "none"),
+            "", "---", "", f"*{s['disclaimer']}*"]
+    return "\n".join(out)
