@@ -54,30 +54,9 @@ def runner(monkeypatch, tmp_path) -> CliRunner:
 
 
 @pytest.fixture(scope="session")
-def pages_server(built_db):
-    """The web app with the pages, served by a real uvicorn on an ephemeral loopback port for the session."""
-    import threading
-    import time
-
-    import uvicorn
-    from fastapi import FastAPI
-
-    from web.pages import router
-
-    app = FastAPI()
-    app.include_router(router)
-    app.state.db = built_db
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+def pages_server(api_server) -> str:
+    """The base URL of `kb serve` (API and pages in one process, a real uvicorn on loopback)."""
+    return api_server.url
 
 
 # ---- HTTP API: real uvicorn servers on ephemeral loopback ports (tests/test_api*.py) -----------------

@@ -91,3 +91,53 @@ def test_evidence_page_renders_without_console_errors(browser, pages_server):
     assert "xu2023-ldh-cr12-nastoupil" in browser.title
     _screenshot(browser, "evidence")
     assert _errors(browser) == []
+
+
+def test_typeahead_suggests_markers_from_the_api(browser, pages_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(pages_server + "/")
+    browser.find_element(By.ID, "marker").send_keys("lactate dehyd")
+    WebDriverWait(browser, 10).until(lambda d: "matching marker" in d.find_element(By.ID, "marker-status").text)
+    options = [o.get_attribute("value") for o in browser.find_elements(By.CSS_SELECTOR, "#marker-options option")]
+    assert options and options[0] == "LDH"
+    assert _errors(browser) == []
+
+
+def test_uploading_a_patient_record_shows_the_verdicts_of_kb_evaluate(browser, pages_server, built_db):
+    from selenium.webdriver.common.by import By
+    from kb.evaluate.evaluator import evaluate_path
+
+    browser.get(pages_server + "/patients")
+    assert "For research use only" in browser.find_element(By.CSS_SELECTOR, "main .disclaimer").text
+    browser.find_element(By.ID, "record").send_keys(str(ROOT / "examples" / "P001.json"))
+    browser.find_element(By.CSS_SELECTOR, "form.patient-form button[type=submit]").click()
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Patient P001"
+    first = browser.find_element(By.CSS_SELECTOR, "main > *")
+    assert "disclaimer" in first.get_attribute("class")  # the disclaimer comes first
+    shown = {a.get_attribute("id")[2:]: a.find_element(By.CSS_SELECTOR, ".verdict").text.split()[-1]
+             for a in browser.find_elements(By.CSS_SELECTOR, "article.finding")}
+    expected = {f["evidence_id"]: f["verdict"] for f in evaluate_path(ROOT / "examples" / "P001.json", db=built_db)[0][0]["findings"]}
+    assert shown == expected
+    _screenshot(browser, "patient-P001")
+    assert _errors(browser) == []
+
+
+def test_pam_and_curation_pages_render_without_console_errors(browser, pages_server):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(pages_server + "/pam")
+    assert browser.find_elements(By.CSS_SELECTOR, "figure svg[role=img]")
+    _screenshot(browser, "pam")
+    browser.get(pages_server + "/curation?source=xu2023")
+    link = browser.find_element(By.LINK_TEXT, "draft an item")
+    link.click()
+    draft = browser.find_element(By.ID, "draft-yaml").text
+    assert "quotes:" in draft
+    browser.find_element(By.CSS_SELECTOR, "#validate form button[type=submit]").click()
+    problem = WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#validate .problem"))
+    assert "evidence_type" in problem[0].text  # a draft leaves the curator's judgements empty
+    _screenshot(browser, "curation")
+    assert _errors(browser) == []

@@ -100,7 +100,7 @@ async def curation_validate(request: Request, con=Depends(connection)):
     try:
         validation = await run_in_threadpool(validate, con, text, "pasted", source)
     except CurationError as exc:
-        return _context(con, {"source": source}, problem=str(exc), pasted=text, status=422)
+        return _context(con, {"source": source}, problem=str(exc), pasted=text)  # a form shown again: 200
     return _context(con, {"source": source}, validation=validation, pasted=text)
 
 

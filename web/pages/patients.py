@@ -61,7 +61,7 @@ async def patients_result(request: Request, con=Depends(connection)):
         text, fmt, label, priors, download = await _form(request)
         summary, panel = await run_in_threadpool(_evaluate, con, text, fmt, label, priors)
     except KBError as exc:
-        return page("patients.html", status=422, nav="/patients", result=None, problem=str(exc), text=text,
+        return page("patients.html", nav="/patients", result=None, problem=str(exc), text=text,
                     priors=priors, **base(con))
     if download in ("json", "md"):
         return _download(summary, download)
