@@ -155,3 +155,79 @@ def test_evidence_page_and_unknown_ids(client):
 def test_static_assets_are_a_fixed_list(client):
     assert client.get("/static/pages/style.css").headers["content-type"].startswith("text/css")
     assert client.get("/static/pages/../../render.py").status_code == 404
+
+
+# ---- the curator's endpoints ---------------------------------------------------------------------------
+
+def test_curate_candidates_equal_the_cli_json(client, runner, built_db):
+    import json
+
+    from cli.main import app
+
+    for source in (None, "shao2022"):
+        args = ["curate", "candidates"] + ([source] if source else []) + ["--db", str(built_db), "--format", "json"]
+        cli = json.loads(runner.invoke(app, args).stdout)
+        r = client.get("/v1/curate/candidates", params={"source": source} if source else {})
+        assert r.status_code == 200 and r.json() == cli
+    r = client.get("/v1/curate/candidates", params={"source": "nope"})
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    assert "no source 'nope'" in r.json()["detail"]
+
+
+ITEM = """id: xu2023-ldh-web-check
+marker: ldh
+evidence_type: prognostic
+direction: unfavorable
+disease: LBCL
+therapy: axi-cel
+outcome: progression-free and overall survival
+level: B
+statement: High LDH was related to shorter PFS and OS.
+quotes:
+  - "high LDH levels were related to shorter PFS and OS"
+"""
+
+
+def test_curate_validate_reports_like_the_cli_and_writes_nothing(client, seeds_dir):
+    before = sorted((p.name, p.stat().st_mtime_ns) for p in (seeds_dir / "curation").iterdir())
+    yaml = {"content-type": "application/yaml"}
+    r = client.post("/v1/curate/validate", params={"source": "xu2023"}, content=ITEM, headers=yaml)
+    assert r.status_code == 200 and r.json()["message"] == "ok: body: 1 evidence item, 1 link"
+    bad = ITEM.replace("shorter PFS and OS\"", "longer PFS and OS\"")
+    r = client.post("/v1/curate/validate", params={"source": "xu2023"}, content=bad, headers=yaml)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["detail"].startswith("body:11: evidence.quotes: quote not found in any rendition of xu2023")
+    r = client.post("/v1/curate/validate", content=ITEM, headers=yaml)
+    assert r.status_code == 422 and "source=ID" in r.json()["detail"]
+    existing = ITEM.replace("xu2023-ldh-web-check", "xu2023-ldh-cr12-nastoupil")
+    r = client.post("/v1/curate/validate", params={"source": "xu2023"}, content=existing, headers=yaml)
+    assert r.status_code == 422 and "already exists" in r.json()["detail"]
+    whole = (seeds_dir / "curation" / "shao2022.yaml").read_text(encoding="utf-8")
+    r = client.post("/v1/curate/validate", content=whole, headers=yaml)
+    assert r.status_code == 200 and r.json()["kind"] == "file"
+    assert client.post("/v1/curate/validate", content=ITEM, headers={"content-type": "image/png"}).status_code == 415
+    assert sorted((p.name, p.stat().st_mtime_ns) for p in (seeds_dir / "curation").iterdir()) == before
+
+
+def test_docs_is_the_vendored_swagger_ui(client):
+    r = client.get("/docs")
+    assert r.status_code == 200 and "/static/pages/swagger-ui/swagger-ui-bundle.js" in r.text
+    assert "cdn" not in r.text.lower() and "unsafe-eval" not in r.headers["content-security-policy"]
+    assert "<script>" not in r.text  # the initializer is an external script
+    assert client.get("/static/pages/swagger-ui/swagger-ui-bundle.js").status_code == 200
+    assert client.get("/redoc").status_code == 404
+
+
+def test_patient_page_downloads_and_bad_records(client):
+    from pathlib import Path
+
+    record = (Path(__file__).resolve().parent.parent / "examples" / "B001.yaml").read_bytes()
+    r = client.post("/patients", files={"record": ("B001.yaml", record, "application/yaml")})
+    assert r.status_code == 200 and "Patient B001" in r.text and '<svg role="img"' in r.text
+    assert r.text.index("For research use only") < r.text.index("Patient B001")
+    md = client.post("/patients", data={"text": record.decode(), "download": "md"})
+    assert md.headers["content-disposition"] == 'attachment; filename="B001.md"' and md.text.startswith("# Risk summary: B001")
+    js = client.post("/patients", data={"text": record.decode(), "download": "json"})
+    assert js.json()["patient"]["id"] == "B001" and js.json()["pam"]["call"] in ("CR", "NR")
+    bad = client.post("/patients", data={"text": '{"id": "X", "disease": "<b>DLBCL</b>"}'})
+    assert bad.status_code == 200 and 'class="problem"' in bad.text and "<b>DLBCL</b>" not in bad.text

@@ -38,7 +38,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     from web.routes.service import package_version
 
-    app = FastAPI(title="biomarker-kb", version=package_version(), description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(title="biomarker-kb", version=package_version(), description=DESCRIPTION, lifespan=lifespan,
+                  docs_url=None, redoc_url=None)  # /docs is the pages' vendored Swagger UI (web/pages/docs.py): no CDN
     app.state.settings = settings
     app.state.database = database
     app.state.cache = BodyCache() if settings.cache else None
@@ -47,8 +48,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(auth.router)
     if importlib.util.find_spec("web.pages") is not None:
-        from web import pages
+        from web import curate_api, pages
 
+        app.include_router(curate_api.router)
         app.include_router(pages.router)
     app.openapi = lambda: _openapi(app)
     if settings.cors:

@@ -6,8 +6,8 @@ escaped, and work without JavaScript: the one script only adds typeahead suggest
 """
 from fastapi import APIRouter
 
-from web.pages import curation, evidence, pam, patients, search, static
+from web.pages import curation, docs, evidence, pam, patients, search, static
 
 router = APIRouter(include_in_schema=False)
-for module in (search, evidence, patients, curation, pam, static):
+for module in (search, evidence, patients, curation, pam, docs, static):
     router.include_router(module.router)
