@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from cli.common import DbOption, FormatOption, emit, handled, output_format
+from cli.common import DbOption, FormatOption, emit, fail, handled, output_format
 from cli.render import dumps
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -50,7 +50,8 @@ EVIDENCE_COLUMNS = ["id", "marker", "type", "direction", "disease", "therapy", "
 def evidence_rows(items: list[dict]) -> list[list]:
     from kb.core.text import effect_text, rule_text
 
-    return [[e["id"], e["marker"], e["evidence_type"], e["direction"], e["disease"], e["therapy"], e["timepoint"],
+    return [[e["id"], e["marker"], e["evidence_type"], e["direction"],
+             e["disease"] + (" (broader)" if e.get("disease_match") == "broader" else ""), e["therapy"], e["timepoint"],
              rule_text(e["rule"]), effect_text(e["effect"]), e["n_patients"], e["level"], e["cited_reference"]]
             for e in items]
 
@@ -58,7 +59,8 @@ def evidence_rows(items: list[dict]) -> list[list]:
 @app.command()
 @handled
 def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or any spelling (fuzzy: 'lactate dehydrogenase' finds LDH)."),
-          disease: Optional[str] = typer.Option(None, "--disease", help="Disease (includes its subtypes: LBCL includes DLBCL)."),
+          disease: Optional[str] = typer.Option(None, "--disease", help="Disease: a name or synonym (lymphoma, NHL, ALL, ...) or a code (C83.3, DOID:0050745, NCIT:C8851); includes its subtypes (LBCL includes DLBCL)."),
+          broader: bool = typer.Option(False, "--broader", help="With --disease, also include evidence recorded at the disease's ancestors (lymphoma for DLBCL), labelled disease_match=broader."),
           therapy: Optional[str] = typer.Option(None, "--therapy", help="Therapy (axi-cel, blinatumomab, ...) or class (CD19 CAR-T)."),
           direction: Optional[str] = typer.Option(None, "--direction", help="unfavorable | favorable | mixed | none"),
           evidence_type: Optional[str] = typer.Option(None, "--type", help="predictive | prognostic | ... | mechanistic"),
@@ -68,7 +70,9 @@ def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or
     from kb import query as q
 
     fmt = output_format(fmt)
-    result = q.evidence(marker, disease, therapy, direction, evidence_type, status, db=db)
+    if broader and not disease:
+        fail("--broader: needs --disease (it widens a disease filter to the disease's ancestors)")
+    result = q.evidence(marker, disease, therapy, direction, evidence_type, status, broader=broader, db=db)
     resolved = result["query"]["resolved"]
     if resolved["how"] == "fuzzy":
         typer.echo(f"kb: {marker!r} resolved to {resolved['name']} (via {resolved['alias']!r}, score {resolved['score']})", err=True)

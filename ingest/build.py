@@ -69,7 +69,7 @@ def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
     bundle = Bundle(content=content_hash(seeds))
     bundle.groups = {
         "source": sources, "document": documents, "marker": dictionary.markers,
-        "marker_alias": dictionary.aliases, "term": dictionary.terms, "term_alias": dictionary.term_aliases,
+        "marker_alias": dictionary.aliases, "marker_code": dictionary.codes, "term": dictionary.terms, "term_alias": dictionary.term_aliases,
         "evidence": curated.evidence, "evidence_link": curated.links, "pam_model": models, "pam_gene": genes,
     }
     return bundle

@@ -8,13 +8,16 @@ from ingest.models import Located
 from ingest.seedfiles import MARKERS_DIR, VOCABULARY
 from kb.core.normalize import norm
 from schemas.curation import MarkerFile, VocabularyFile
-from schemas.tables import Marker, MarkerAlias, Term, TermAlias
+import json
+
+from schemas.tables import Marker, MarkerAlias, MarkerCode, Term, TermAlias
 
 
 @dataclass
 class Dictionary:
     markers: list[Marker] = field(default_factory=list)
     aliases: list[MarkerAlias] = field(default_factory=list)
+    codes: list[MarkerCode] = field(default_factory=list)
     terms: list[Term] = field(default_factory=list)
     term_aliases: list[TermAlias] = field(default_factory=list)
 
@@ -34,6 +37,7 @@ class Dictionary:
 
 def load_markers(seeds: Path, dictionary: Dictionary) -> None:
     owner: dict[str, tuple[str, str]] = {}  # normalized spelling -> (marker id, file:line)
+    loinc_owner: dict[str, tuple[str, str]] = {}  # LOINC code -> (marker id, file): one quantity, one marker
     for path in sorted((seeds / MARKERS_DIR).glob("*.yaml")):
         display = f"{MARKERS_DIR}/{path.name}"
         located = Located(path, display)
@@ -41,7 +45,15 @@ def load_markers(seeds: Path, dictionary: Dictionary) -> None:
         for mi, m in enumerate(parsed.markers):
             if m.id in dictionary.marker_ids():
                 raise located.error(("markers", mi, "id"), f"duplicate marker id {m.id!r}")
-            dictionary.markers.append(Marker(**m.model_dump(exclude={"aliases"})))
+            dictionary.markers.append(Marker(**m.model_dump(exclude={"aliases", "loinc_alt"})))
+            for i, code in enumerate([m.loinc, *m.loinc_alt] if m.loinc else []):
+                if code in loinc_owner and loinc_owner[code][0] != m.id:
+                    raise located.error(("markers", mi, "loinc" if i == 0 else "loinc_alt"),
+                                        f"LOINC {code} of {m.id!r} is also a code of {loinc_owner[code][0]!r} ({loinc_owner[code][1]})")
+                loinc_owner[code] = (m.id, display)
+                dictionary.codes.append(MarkerCode(system="LOINC", code=code, marker_id=m.id, primary_code=i == 0))
+            if m.hgnc_id:  # several markers may concern one gene (CD19 mutation, CD19 expression, ...)
+                dictionary.codes.append(MarkerCode(system="HGNC", code=m.hgnc_id, marker_id=m.id, primary_code=True))
             spellings = dict.fromkeys([m.name, m.id, *m.aliases])
             for ai, spelling in enumerate(spellings):
                 key = norm(spelling)
@@ -60,8 +72,11 @@ def load_vocabulary(seeds: Path, dictionary: Dictionary) -> None:
     located = Located(seeds / VOCABULARY, VOCABULARY)
     vocab = located.parse(VocabularyFile)
     groups = {
-        "disease": [(d.name, d.aliases, dict(full_name=d.full_name, parent=d.parent, doid=d.doid)) for d in vocab.diseases],
-        "therapy": [(t.name, t.aliases, dict(full_name=t.full_name, therapy_class=t.class_)) for t in vocab.therapies],
+        "disease": [(d.name, d.aliases, dict(full_name=d.full_name, parent=(d.parents or [None])[0],
+                                             parents=json.dumps(d.parents), doid=d.doid, ncit=d.ncit,
+                                             icd10=json.dumps(d.icd10))) for d in vocab.diseases],
+        "therapy": [(t.name, t.aliases, dict(full_name=t.full_name, therapy_class=t.class_, rxnorm=t.rxnorm, ncit=t.ncit))
+                    for t in vocab.therapies],
         "timepoint": [(t.name, t.aliases, dict(phase=t.phase)) for t in vocab.timepoints],
     }
     section = {"disease": "diseases", "therapy": "therapies", "timepoint": "timepoints"}
@@ -82,6 +97,13 @@ def load_vocabulary(seeds: Path, dictionary: Dictionary) -> None:
                     owner[key] = name
                     dictionary.term_aliases.append(TermAlias(vocabulary=vocabulary, norm=key, name=name))
     diseases = set(dictionary.term_names("disease"))
+    code_owner: dict[str, str] = {}
     for i, d in enumerate(vocab.diseases):
-        if d.parent is not None and d.parent not in diseases:
-            raise located.error(("diseases", i, "parent"), f"unknown parent disease {d.parent!r}")
+        for parent in d.parents:
+            if parent not in diseases:
+                raise located.error(("diseases", i, "parent"), f"unknown parent disease {parent!r}")
+        for field_name, codes in (("doid", [d.doid]), ("ncit", [d.ncit]), ("icd10", d.icd10)):
+            for code in filter(None, codes):
+                if code in code_owner:
+                    raise located.error(("diseases", i, field_name), f"{code} names both {code_owner[code]!r} and {d.name!r}")
+                code_owner[code] = d.name

@@ -11,6 +11,7 @@ from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from schemas.codes import check_format
 from schemas.enums import (
     DIRECTIONS, DOCUMENT_FORMATS, EFFECT_MEASURES, EVIDENCE_TYPES, LEVELS, MARKER_KINDS, RULE_OPERATORS,
     RULE_REFERENCES, SOURCE_KINDS, STATUSES, TIMEPOINT_PHASES,
@@ -144,18 +145,43 @@ class CurationFile(Strict):
 
 # ---- markers and vocabularies --------------------------------------------------------------------
 
+def _code(system: str):
+    """A validator of one optional code, or a list of codes, in `system` (format; LOINC check digit)."""
+    def check(value):
+        for code in value if isinstance(value, list) else [value]:
+            problem = None if code is None else check_format(system, code)
+            if problem:
+                raise ValueError(problem)
+        return value
+    return check
+
+
 class MarkerIn(Strict):
     id: str
     name: str
     full_name: Optional[str] = None
     kind: _literal(MARKER_KINDS)
     unit: Optional[str] = None
-    loinc: Optional[str] = Field(default=None, pattern=r"^\d{1,7}-\d$")
+    loinc: Optional[str] = None  # the primary LOINC code (the one FHIR output writes)
+    loinc_alt: list[str] = Field(default_factory=list)  # other LOINC codes in common use for the same quantity
     hgnc_symbol: Optional[str] = None
+    hgnc_id: Optional[str] = None
     description: Optional[str] = None
     aliases: list[str] = Field(default_factory=list)
 
     _id = field_validator("id")(_slug)
+    _loinc = field_validator("loinc", "loinc_alt")(_code("LOINC"))
+    _hgnc = field_validator("hgnc_id")(_code("HGNC"))
+
+    @model_validator(mode="after")
+    def _codes_consistent(self) -> "MarkerIn":
+        if self.loinc_alt and self.loinc is None:
+            raise ValueError("loinc_alt needs a primary loinc code")
+        if self.loinc in self.loinc_alt:
+            raise ValueError(f"loinc_alt repeats the primary code {self.loinc}")
+        if self.hgnc_id and not self.hgnc_symbol:
+            raise ValueError("hgnc_id needs the hgnc_symbol it identifies")
+        return self
 
 
 class MarkerFile(Strict):
@@ -165,16 +191,31 @@ class MarkerFile(Strict):
 class DiseaseIn(Strict):
     name: str
     full_name: Optional[str] = None
-    parent: Optional[str] = None
-    doid: Optional[str] = Field(default=None, pattern=r"^DOID:\d+$")
+    parent: Union[str, list[str], None] = None  # one term or several (B-ALL is an ALL and a B-cell malignancy)
+    doid: Optional[str] = None
+    ncit: Optional[str] = None
+    icd10: list[str] = Field(default_factory=list)  # a code covers its subcodes (C83.3 covers C83.30-C83.39)
     aliases: list[str] = Field(default_factory=list)
+
+    _doid = field_validator("doid")(_code("DOID"))
+
+    @property
+    def parents(self) -> list[str]:
+        return [] if self.parent is None else [self.parent] if isinstance(self.parent, str) else list(self.parent)
+    _ncit = field_validator("ncit")(_code("NCIT"))
+    _icd10 = field_validator("icd10")(_code("ICD10"))
 
 
 class TherapyIn(Strict):
     name: str
     full_name: Optional[str] = None
     class_: str = Field(alias="class")
+    rxnorm: Optional[str] = None
+    ncit: Optional[str] = None
     aliases: list[str] = Field(default_factory=list)
+
+    _rxnorm = field_validator("rxnorm")(_code("RXNORM"))
+    _ncit = field_validator("ncit")(_code("NCIT"))
 
 
 class TimepointIn(Strict):

@@ -52,7 +52,18 @@ class Marker(SQLModel, table=True):
     unit: Optional[str] = None
     loinc: Optional[str] = None
     hgnc_symbol: Optional[str] = None
+    hgnc_id: Optional[str] = None
     description: Optional[str] = None
+
+
+class MarkerCode(SQLModel, table=True):
+    """Every code that identifies a marker: its LOINC codes (primary and alternatives) and its gene's HGNC id."""
+
+    __tablename__ = "marker_code"
+    system: str = Field(primary_key=True)  # LOINC | HGNC
+    code: str = Field(primary_key=True)
+    marker_id: str = Field(primary_key=True, foreign_key="marker.id", index=True)
+    primary_code: bool = True  # the marker's primary LOINC code (FHIR output writes it)
 
 
 class MarkerAlias(SQLModel, table=True):
@@ -69,8 +80,12 @@ class Term(SQLModel, table=True):
     vocabulary: str = Field(primary_key=True)  # disease | therapy | timepoint
     name: str = Field(primary_key=True)
     full_name: Optional[str] = None
-    parent: Optional[str] = None  # disease hierarchy
+    parent: Optional[str] = None  # disease hierarchy: the first parent
+    parents: str = "[]"  # JSON list of every parent (the hierarchy is a small DAG)
     doid: Optional[str] = None
+    ncit: Optional[str] = None
+    icd10: str = "[]"  # JSON list of ICD-10 codes (diseases); each covers its subcodes
+    rxnorm: Optional[str] = None
     therapy_class: Optional[str] = None
     phase: Optional[str] = None  # timepoints: pre | post | any
 

@@ -10,6 +10,7 @@ import pytest
 
 from cli.main import app
 from kb import query
+from schemas.enums import SCHEMA_VERSION
 
 EVIDENCE_KEYS = {"id", "marker", "marker_id", "evidence_type", "direction", "disease", "therapy", "therapy_class",
                  "timepoint", "specimen", "outcome", "rule", "effect", "n_patients", "level", "cited_reference",
@@ -25,7 +26,7 @@ def run_json(runner, db, *args):
 def test_query_json_shape(runner, built_db):
     out = run_json(runner, built_db, "query", "--marker", "lactate dehydrogenase")
     assert set(out) == {"kb_version", "query", "evidence"}
-    assert out["kb_version"]["schema"] == 1 and re.fullmatch(r"[0-9a-f]{16}", out["kb_version"]["content"])
+    assert out["kb_version"]["schema"] == SCHEMA_VERSION and re.fullmatch(r"[0-9a-f]{16}", out["kb_version"]["content"])
     assert out["query"]["resolved"]["id"] == "ldh" and out["query"]["resolved"]["name"] == "LDH"
     assert out["query"]["resolved"]["score"] == 100.0
     assert len(out["evidence"]) >= 5
@@ -134,7 +135,7 @@ def test_markers_json(runner, built_db):
     assert set(out) == {"kb_version", "markers"}
     by_name = {m["name"]: m for m in out["markers"]}
     for name in ["14-gene signature", "CD19 ex2part", "LDH", "TMTV", "TP53", "CAR-T Cmax", "IL-6", "CRP", "IFN-γ", "IL-10", "TNF-α"]:
-        assert set(by_name[name]) == {"id", "name", "full_name", "kind", "unit", "aliases", "n_evidence", "loinc", "hgnc_symbol"}
+        assert set(by_name[name]) == {"id", "name", "full_name", "kind", "unit", "aliases", "n_evidence", "loinc", "hgnc_symbol", "hgnc_id", "codes"}
         assert by_name[name]["n_evidence"] >= 1, name
     assert by_name["LDH"]["loinc"] == "2532-0" and "lactate dehydrogenase" in by_name["LDH"]["aliases"]
     assert by_name["CRP"]["loinc"] == "1988-5" and by_name["IL-6"]["loinc"] == "26881-3"

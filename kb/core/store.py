@@ -5,6 +5,7 @@ existing file read-only and reads it. SQL text of the query side lives here and 
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -64,6 +65,22 @@ def markers_by_norm(con: duckdb.DuckDBPyConnection, key: str, spelling: str) -> 
     return con.execute("SELECT marker_id, alias = ? FROM marker_alias WHERE norm = ?", [spelling, key]).fetchall()
 
 
+def markers_by_code(con: duckdb.DuckDBPyConnection, system: str, code: str) -> list[str]:
+    """The markers a code identifies (one for a LOINC code; possibly several for a gene's HGNC id)."""
+    return [r[0] for r in con.execute("SELECT marker_id FROM marker_code WHERE system = ? AND code = ? ORDER BY marker_id",
+                                      [system, code]).fetchall()]
+
+
+def marker_codes(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
+    """marker id -> its codes [{system, code, primary}], primary LOINC first."""
+    out: dict[str, list[dict]] = {}
+    for mid, system, code, primary in con.execute(
+            "SELECT marker_id, system, code, primary_code FROM marker_code ORDER BY marker_id, system DESC, NOT primary_code, code"
+    ).fetchall():
+        out.setdefault(mid, []).append({"system": system, "code": code, "primary": primary})
+    return out
+
+
 def marker_name(con: duckdb.DuckDBPyConnection, marker_id: str) -> str:
     return con.execute("SELECT name FROM marker WHERE id = ?", [marker_id]).fetchall()[0][0]
 
@@ -74,10 +91,13 @@ def marker_aliases(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]
 
 def terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
     cur = con.execute(
-        "SELECT name, full_name, parent, doid, therapy_class, phase FROM term WHERE vocabulary = ? ORDER BY name",
-        [vocabulary])
+        "SELECT name, full_name, parent, parents, doid, ncit, icd10, rxnorm, therapy_class, phase FROM term "
+        "WHERE vocabulary = ? ORDER BY name", [vocabulary])
     cols = [d[0] for d in cur.description]
-    return [dict(zip(cols, row)) for row in cur.fetchall()]
+    out = [dict(zip(cols, row)) for row in cur.fetchall()]
+    for term in out:
+        term["parents"], term["icd10"] = json.loads(term["parents"]), json.loads(term["icd10"])
+    return out
 
 
 def term_aliases(con: duckdb.DuckDBPyConnection, vocabulary: str) -> dict[str, str]:

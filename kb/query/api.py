@@ -15,7 +15,7 @@ from kb.core import store
 from kb.core.errors import InputError, NotFound
 from kb.core.items import fetch_evidence, rows as _rows
 from kb.query.database import connect
-from kb.query.filters import resolve_filters
+from kb.query.filters import disease_scope, resolve_filters
 from kb.query.resolve import MarkerIndex
 
 
@@ -25,22 +25,30 @@ def _con(con: duckdb.DuckDBPyConnection | None, db: str | os.PathLike | None) ->
 
 def evidence(marker: str | None = None, disease: str | None = None, therapy: str | None = None,
              direction: str | None = None, evidence_type: str | None = None, status: str = "accepted",
-             source: str | None = None, *, con: duckdb.DuckDBPyConnection | None = None,
+             source: str | None = None, broader: bool = False, *, con: duckdb.DuckDBPyConnection | None = None,
              db: str | os.PathLike | None = None) -> dict:
-    """Evidence items for a marker (resolved fuzzily) and optional filters, as the `kb query` JSON."""
+    """Evidence items for a marker (resolved fuzzily) and optional filters, as the `kb query` JSON.
+
+    With `broader`, evidence recorded at the disease's ancestors is included too, and each item says how its
+    disease relates to the query's (`disease_match`: same, narrower, or broader)."""
     con = _con(con, db)
     resolved = MarkerIndex(con).resolve(marker) if marker is not None else None
     filters = resolve_filters(con, resolved.id if resolved else None, disease, therapy, direction, evidence_type,
-                              status, source)
+                              status, source, broader)
     rendered = store.marker_evidence(con, resolved.id) if resolved else None
     if rendered is not None:  # the build's read model: one row instead of two scans
         items = [item for item in json.loads(rendered) if filters.matches(item)]
     else:
         items = fetch_evidence(con, *filters.sql(), {resolved.id: resolved.name} if resolved else None)
+    if disease and broader:
+        scope = disease_scope(con, disease, broader)
+        for item in items:
+            item["disease_match"] = scope.get(item["disease"], "same")
     return {
         "kb_version": store.kb_version(con),
         "query": {"marker": marker, "resolved": resolved.as_json() if resolved else None, "disease": disease,
-                  "therapy": therapy, "direction": direction, "type": evidence_type, "status": status},
+                  "therapy": therapy, "direction": direction, "type": evidence_type, "status": status,
+                  "broader": broader},
         "evidence": items,
     }
 
@@ -63,15 +71,19 @@ def markers(search: str | None = None, *, con=None, db=None) -> dict:
 
 def _marker_rows(con, marker_id: str | None = None) -> list[dict]:
     where, params = ("WHERE m.id = ?", [marker_id]) if marker_id is not None else ("", [])
-    return _rows(con.execute(f"""
+    rows = _rows(con.execute(f"""
         WITH a AS (SELECT a.marker_id, list(a.alias ORDER BY lower(a.alias), a.alias) AS aliases
                    FROM marker_alias a JOIN marker m ON m.id = a.marker_id
                    WHERE a.alias <> m.name AND a.alias <> m.id GROUP BY a.marker_id),
              n AS (SELECT marker_id, count(*) AS n_evidence FROM evidence WHERE status = 'accepted' GROUP BY marker_id)
-        SELECT m.id, m.name, m.full_name, m.kind, m.unit, m.loinc, m.hgnc_symbol,
+        SELECT m.id, m.name, m.full_name, m.kind, m.unit, m.loinc, m.hgnc_symbol, m.hgnc_id,
                coalesce(a.aliases, []) AS aliases, coalesce(n.n_evidence, 0) AS n_evidence
         FROM marker m LEFT JOIN a ON a.marker_id = m.id LEFT JOIN n ON n.marker_id = m.id {where}
         ORDER BY lower(m.name), m.id""", params))
+    codes = store.marker_codes(con)
+    for row in rows:
+        row["codes"] = codes.get(row["id"], [])
+    return rows
 
 
 def marker(marker_id: str, *, con=None, db=None) -> dict:

@@ -9,12 +9,23 @@ STATUS_FILTERS = ("accepted", "submitted", "rejected", "all")
 DIRECTIONS = ("unfavorable", "favorable", "mixed", "none")
 
 
+def disease_scope(con, disease: str, broader: bool = False) -> dict[str, str]:
+    """Every disease a --disease query covers -> how: 'same', 'narrower' (a subtype) or, with `broader`,
+    'broader' (an ancestor: evidence recorded for lymphoma when the query is DLBCL)."""
+    names = Vocabulary(con, "disease")
+    name = names.resolve(disease, "--disease")["name"]
+    scope = {d: ("same" if d == name else "narrower") for d in names.descendants(name)}
+    if broader:
+        for d in names.ancestors(name)[1:]:
+            scope.setdefault(d, "broader")
+    return scope
+
+
 def resolve_filters(con, marker_id=None, disease=None, therapy=None, direction=None, evidence_type=None,
-            status="accepted", source=None) -> Filters:
+            status="accepted", source=None, broader=False) -> Filters:
     diseases = therapy_name = therapy_class = None
     if disease:
-        names = Vocabulary(con, "disease")
-        diseases = tuple(names.descendants(names.resolve(disease, "--disease")["name"]))
+        diseases = tuple(disease_scope(con, disease, broader))
     if therapy:
         therapies = Vocabulary(con, "therapy")
         if therapy in {t["therapy_class"] for t in therapies.terms.values()}:

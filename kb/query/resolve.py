@@ -14,6 +14,7 @@ import duckdb
 from kb.core import store
 from kb.core.errors import InputError, NotFound
 from kb.core.normalize import digit_groups, norm, norm_words
+from schemas.codes import parse_code
 
 FUZZY_CUTOFF = 80.0
 NEAR_TIE = 6.0  # WRatio points within which two markers are indistinguishable (its length-ratio steps are 5)
@@ -31,7 +32,7 @@ class Resolved:
     id: str
     name: str
     score: float
-    how: str  # exact | normalized | fuzzy
+    how: str  # exact | normalized | fuzzy | code
     matched: str  # the alias that matched
 
     def as_json(self) -> dict:
@@ -39,17 +40,21 @@ class Resolved:
 
 
 class AmbiguousMarker(InputError):
-    def __init__(self, text: str, candidates: list[tuple[str, float]]):
+    def __init__(self, text: str, candidates: list[tuple[str, float]], code: str | None = None):
         self.candidates = candidates
+        if code:
+            super().__init__(f"marker {text!r} is ambiguous: {code} identifies {', '.join(n for n, _ in candidates)}; "
+                             "use a marker name")
+            return
         listed = ", ".join(f"{name} ({score:.0f})" for name, score in candidates)
         super().__init__(f"marker {text!r} is ambiguous: it matches {listed} about equally; use a more specific name")
 
 
 class UnknownMarker(NotFound):
-    def __init__(self, text: str, nearest: list[str]):
+    def __init__(self, text: str, nearest: list[str], why: str | None = None):
         self.nearest = nearest
         hint = f"; nearest: {', '.join(nearest)}" if nearest else ""
-        super().__init__(f"no marker matches {text!r}{hint}")
+        super().__init__(f"no marker matches {text!r}" + (f": {why}" if why else hint))
 
 
 class MarkerIndex:
@@ -78,10 +83,23 @@ class MarkerIndex:
         hits = sorted(store.markers_by_norm(self.con, key, text), key=lambda hit: not hit[1])
         return hits[0] if hits else None
 
+    def by_code(self, system: str, code: str, text: str | None = None) -> Resolved:
+        """The marker a LOINC code or HGNC id identifies; UnknownMarker when none, AmbiguousMarker when a gene
+        id names several markers (CD19 mutation, CD19 expression, ...)."""
+        hits = store.markers_by_code(self.con, system, code)
+        if not hits:
+            raise UnknownMarker(text or code, [], f"no marker in the knowledge base has the {system} code {code}")
+        if len(hits) > 1:
+            raise AmbiguousMarker(text or code, [(self.names[m], 100.0) for m in hits], f"the {system} code {code}")
+        return Resolved(hits[0], self._name(hits[0]), 100.0, "code", f"{system}:{code}" if system == "LOINC" else code)
+
     def resolve(self, text: str) -> Resolved:
         text = (text or "").strip()
         if not text:
             raise InputError("marker: expected a marker name, got an empty string")
+        parsed = parse_code(text)
+        if parsed and parsed[0] in ("LOINC", "HGNC"):
+            return self.by_code(*parsed, text=text)
         key = norm(text)
         hit = self._lookup(text, key) if key else None
         if hit is not None:

@@ -1,0 +1,91 @@
+"""Clinical code systems at the edges: the formats of LOINC, HGNC, DOID, NCIt, ICD-10 and RxNorm codes,
+the LOINC check digit, and reading a code a user or a record writes (`LOINC:2532-0`, `2532-0`, `C83.3`).
+
+Only the format is checked here; whether a code means what the seeds say it means is a fact of the code
+system, which the seeds record only where it was confirmed (see docs/evaluate.md, "Codes").
+"""
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+LOINC_SYSTEM = "http://loinc.org"
+ICD10_SYSTEMS = ("http://hl7.org/fhir/sid/icd-10", "http://hl7.org/fhir/sid/icd-10-cm")
+SNOMED_SYSTEM = "http://snomed.info/sct"
+RXNORM_SYSTEM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+UCUM_SYSTEM = "http://unitsofmeasure.org"
+HGNC_SYSTEM = "http://www.genenames.org/geneId"
+
+PATTERNS = {
+    "LOINC": re.compile(r"^\d{1,7}-\d$"),
+    "HGNC": re.compile(r"^HGNC:[1-9]\d*$"),
+    "DOID": re.compile(r"^DOID:\d{1,8}$"),
+    "NCIT": re.compile(r"^NCIT:C\d{1,7}$"),
+    "ICD10": re.compile(r"^[A-TV-Z]\d\d(?:\.[0-9A-Z]{1,4})?$"),
+    "RXNORM": re.compile(r"^\d{1,8}$"),
+}
+_PREFIXED = re.compile(r"^(LOINC|HGNC|DOID|NCIT|NCI|ICD10|ICD-10|ICD10CM|ICD-10-CM|RXNORM)\s*:\s*(\S+)$", re.I)
+
+
+def loinc_check_digit(body: str) -> int:
+    """The mod-10 check digit of a LOINC code's body ('2532' -> 0): Luhn over the digits."""
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:  # rightmost digit of the body, and every second one leftwards, is doubled
+            d *= 2
+            d = d - 9 if d > 9 else d
+        total += d
+    return (10 - total % 10) % 10
+
+
+def valid_loinc(code: str) -> bool:
+    if not PATTERNS["LOINC"].match(code or ""):
+        return False
+    body, check = code.split("-")
+    return loinc_check_digit(body) == int(check)
+
+
+def check_format(system: str, code: str) -> Optional[str]:
+    """None when `code` is well formed in `system`, else what is wrong (one phrase)."""
+    pattern = PATTERNS[system]
+    if not pattern.match(code or ""):
+        return f"{code!r} is not a {system} code (expected {pattern.pattern})"
+    if system == "LOINC" and not valid_loinc(code):
+        body = code.split("-")[0]
+        return f"{code!r} fails the LOINC mod-10 check (the check digit of {body} is {loinc_check_digit(body)})"
+    return None
+
+
+def parse_code(text: str) -> Optional[tuple[str, str]]:
+    """(system, code) when `text` is written as a code, else None.
+
+    `LOINC:2532-0` and `2532-0` are LOINC; `HGNC:11998`; `DOID:0050745`; `NCIT:C8851` (or `NCI:C8851`);
+    `C83.3` and `ICD10:C83.3` are ICD-10. A bare number is not taken as a code (it may be a name part)."""
+    text = (text or "").strip()
+    m = _PREFIXED.match(text)
+    if m:
+        prefix, body = m.group(1).upper().replace("-", ""), m.group(2)
+        if prefix in ("NCI", "NCIT"):
+            return "NCIT", "NCIT:" + body.upper()
+        if prefix.startswith("ICD10"):
+            return "ICD10", body.upper()
+        if prefix in ("HGNC", "DOID"):
+            return prefix, f"{prefix}:{body}"
+        return prefix, body
+    if PATTERNS["LOINC"].match(text):
+        return "LOINC", text
+    if PATTERNS["ICD10"].match(text.upper()) and re.match(r"^[A-Za-z]\d\d", text):
+        return "ICD10", text.upper()
+    return None
+
+
+def icd10_ancestors(code: str) -> list[str]:
+    """An ICD-10(-CM) code and the codes above it: 'C83.30' -> ['C83.30', 'C83.3', 'C83']."""
+    code = code.upper()
+    out = [code]
+    head, _, tail = code.partition(".")
+    while tail:
+        tail = tail[:-1]
+        out.append(f"{head}.{tail}" if tail else head)
+    return out
