@@ -42,7 +42,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   docs_url=None, redoc_url=None)  # /docs is the pages' vendored Swagger UI (web/pages/docs.py): no CDN
     app.state.settings = settings
     app.state.database = database
-    app.state.cache = BodyCache() if settings.cache else None
     problems.install(app)
     for module in (evidence, markers, sources, pam, evaluate, score, service):
         app.include_router(module.router)
@@ -60,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                            allow_headers=["Authorization", "Content-Type", "If-None-Match"], expose_headers=["ETag"])
     kv = database.kb_version
     etag = f'"{kv["content"]}-{kv["schema"]}-{package_version()}"'
-    app.add_middleware(Guard, settings=settings, etag=etag)
+    app.add_middleware(Guard, settings=settings, etag=etag, cache=BodyCache() if settings.cache else None)
     _access_log()
     return app
 

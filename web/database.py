@@ -70,23 +70,12 @@ class Database:
         return await run_in_threadpool(lambda: work(self.cursor()))
 
     async def json(self, request, work):
-        """The JSON body of `work(cursor)` for this GET URL: from the body cache when it is there (answered on
-        the event loop, no thread hop), else computed in the thread pool and cached."""
-        from web.responses import cache_key, json_bytes, json_response
+        """The JSON body of `work(cursor)`, computed in the thread pool (the middleware caches GET bodies)."""
+        from web.responses import json_response
 
-        from starlette.responses import Response
-
-        cache = request.app.state.cache
-        if cache is None:
-            return json_response(await self.run(work))
-        key = cache_key(request)
-        hit = cache.get(key)
-        if hit is None:
-            hit = await self.run(lambda cur: json_bytes(work(cur)))
-            cache.put(key, hit)
-        return Response(hit, media_type="application/json")
+        return json_response(await self.run(work))
 
 
-def database(request: Request) -> Database:
+async def database(request: Request) -> Database:
     """The dependency every route takes: the app's read-only database."""
     return request.app.state.database

@@ -1,6 +1,10 @@
-"""What every request passes through, as one plain ASGI middleware (no per-request task or body copy):
-the token check, the body-size limit, the timeout, ETag / If-None-Match, security headers, and one access
-log line (method, path, status, latency).
+"""What every request passes through, as one plain ASGI middleware: the token check, the body-size limit,
+the GET body cache, the timeout, ETag / If-None-Match, security headers, and one access log line (method,
+path, status, latency).
+
+The body cache answers a GET /v1/* it has seen before without routing it: the database is immutable while
+the server runs, so a body depends on the URL alone (path and query string), and only 200
+answers that the route itself produced (its parameters validated) are kept.
 """
 from __future__ import annotations
 
@@ -22,9 +26,15 @@ CSP_DOCS = ("default-src 'self'; img-src 'self' data: https://fastapi.tiangolo.c
 NOT_CACHED = ("/health", "/login", "/logout")
 
 
+def cache_key(path: str, query: bytes) -> str:
+    # The raw query: two spellings of one query are two entries, each computed and correct (no parsing
+    # on the fast path).
+    return path + "?" + query.decode("latin-1")
+
+
 class Guard:
-    def __init__(self, app, settings, etag: str):
-        self.app, self.settings, self.etag = app, settings, etag
+    def __init__(self, app, settings, etag: str, cache=None):
+        self.app, self.settings, self.etag, self.cache = app, settings, etag, cache
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -36,9 +46,19 @@ class Guard:
         conditional = method in ("GET", "HEAD") and path not in NOT_CACHED and \
             self.etag in [t.strip() for t in headers.get("if-none-match", "").split(",")]
 
+        key = cache_key(path, scope.get("query_string", b"")) \
+            if self.cache is not None and method == "GET" and path.startswith("/v1/") else None
+        captured: list[bytes] | None = None
+
         async def guarded_send(message):
+            nonlocal captured
             if state["dropped"]:
                 return
+            if key is not None:
+                if message["type"] == "http.response.start":
+                    captured = [] if message["status"] == 200 else None
+                elif captured is not None:
+                    captured.append(message.get("body", b""))
             if message["type"] == "http.response.start":
                 status = message["status"]
                 names = {k.lower() for k, _ in message.get("headers", [])}
@@ -70,10 +90,19 @@ class Guard:
 
         try:
             refusal = self._refuse(method, path, headers)
+            hit = self.cache.get(key) if refusal is None and key is not None else None
             if refusal is not None:
                 await refusal(scope, receive, guarded_send)
+            elif hit is not None:
+                from starlette.responses import Response
+
+                key = None  # already cached
+                await Response(hit, media_type="application/json")(scope, receive, guarded_send)
             else:
                 await self._run(scope, self._limited(receive, headers), guarded_send, state)
+                if key is not None and captured is not None and state["status"] in (200, 304) and not state["dropped"]:
+                    if state["status"] == 200:
+                        self.cache.put(key, b"".join(captured))
         finally:
             ms = (time.perf_counter() - started) * 1000
             query = scope.get("query_string", b"").decode("latin-1")

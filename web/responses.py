@@ -48,12 +48,6 @@ class BodyCache:
                 self.size -= len(old)
 
 
-def cache_key(request: Request) -> str:
-    from urllib.parse import urlencode
-
-    return request.url.path + "?" + urlencode(sorted(request.query_params.multi_items()))
-
-
 def paginate(payload: dict, key: str, limit: int | None, offset: int | None) -> dict:
     """The payload with its list `key` sliced; `page` says where ({offset, limit, total}). Without limit and
     offset the payload is returned as it is (equal to the CLI's)."""
