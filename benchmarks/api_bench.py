@@ -38,7 +38,9 @@ class Process:
 
     def __init__(self, cmd: list[str], url: str | None = None, env: dict | None = None):
         self.log = open(run.WORK / f"server-{len(os.listdir(run.WORK))}.log", "w")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
+        # a server that logs on stdout must not write into a pipe nobody reads (it would block when full)
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE if url is None else self.log, stderr=self.log,
+                                     text=True, env=env)
         if url is None:
             line = self.proc.stdout.readline()
             url = re.search(r"http://[0-9.:]+", line).group(0)

@@ -329,3 +329,10 @@ def test_kb_help_does_not_import_the_web_stack():
             "print('LOADED=' + ','.join(m for m in ('fastapi', 'uvicorn', 'starlette') if m in sys.modules), file=sys.stderr)\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.stderr.strip().endswith("LOADED="), result.stderr
+
+
+def test_every_endpoint_is_documented(api):
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "api.md").read_text(encoding="utf-8")
+    for path, operations in api.get("/openapi.json").json()["paths"].items():
+        for method in operations:
+            assert f"`{method.upper()} {path}" in doc, f"{method.upper()} {path} is not in docs/api.md"

@@ -21,6 +21,7 @@ class Database:
 
         self.con = connect(db)
         self.kb_version = store.kb_version(self.con)
+        self.model_ids = frozenset(row["id"] for row in store.pam_models(self.con))
         self._local = threading.local()
         self._lock = threading.Lock()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
@@ -34,6 +35,21 @@ class Database:
                 self._cursors.append(cur)
             self._local.cursor = cur
         return cur
+
+    def evaluator(self, cursor, model: str | None):
+        """This thread's `kb.evaluate.evaluator.Evaluator` for `model` (loaded once per thread: the evidence,
+        vocabularies and markers it holds are most of the cost of evaluating one record). Model files are
+        never read: `model` is a knowledge-base id."""
+        from kb.evaluate.evaluator import Evaluator
+
+        if model is not None and model not in self.model_ids:
+            return Evaluator(cursor, model, model_files=False)  # an unknown id fails per record: never kept
+        loaded = getattr(self._local, "evaluators", None)
+        if loaded is None:
+            loaded = self._local.evaluators = {}
+        if model not in loaded:
+            loaded[model] = Evaluator(cursor, model, model_files=False)
+        return loaded[model]
 
     def lease(self):
         """A cursor for one request whose code may run on several threads (a sync dependency and its route

@@ -223,12 +223,15 @@ def _summary(findings: list[dict], observed: list[str], without_evidence: list[s
 
 
 def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, priors: str = "published",
-                     model: str | None = None, model_files: bool = True) -> list[dict]:
+                     model: str | None = None, model_files: bool = True,
+                     evaluator: Evaluator | None = None) -> list[dict]:
     """One summary per record; every record is validated before any is evaluated (all or nothing).
 
-    `model` (a model file or a knowledge-base model id) scores expression for records that name none."""
+    `model` (a model file or a knowledge-base model id) scores expression for records that name none.
+    `evaluator`: one already loaded (a server keeps one per thread: loading is most of the cost of a
+    small request); it replaces con, model and model_files."""
     patients = [(parse_record(r), r.label) for r in records]
-    evaluator = Evaluator(con, model, model_files)
+    evaluator = evaluator or Evaluator(con, model, model_files)
     return [evaluator.evaluate(p, label, priors) for p, label in patients]
 
 
@@ -259,11 +262,12 @@ def evaluate(record: dict, *, priors: str = "published", model: str | None = Non
 
 def evaluate_text(text: str, fmt: str, *, con: duckdb.DuckDBPyConnection, priors: str = "published",
                   model: str | None = None, label: str = "body", max_records: int | None = None,
-                  model_files: bool = False) -> tuple[list[dict], str]:
+                  model_files: bool = False, evaluator: Evaluator | None = None) -> tuple[list[dict], str]:
     """Summaries of the records in `text`, declared as `fmt` (see `kb.evaluate.records.TEXT_FORMATS`), and
     how they came ('single', 'many' or 'jsonl'): the HTTP API's `POST /v1/evaluate`. Model files are not
     read unless `model_files` (a request names knowledge-base models only)."""
     from kb.evaluate.records import records_from_text
 
     records, kind = records_from_text(text, fmt, label, max_records=max_records)
-    return evaluate_records(records, con=con, priors=priors, model=model, model_files=model_files), kind
+    return evaluate_records(records, con=con, priors=priors, model=model, model_files=model_files,
+                            evaluator=evaluator), kind

@@ -32,10 +32,16 @@ def score_bytes(data: bytes, kind: str, *, con, model: str | None = None, priors
         cohort = scratch / f"cohort{COHORT_KINDS[kind]}"
         cohort.write_bytes(data)
         out = scratch / f"scores{OUTPUT_KINDS[output]}"
-        payload = score_path(cohort, out, model=model, priors=priors, con=con, model_files=False)
-        payload = {**payload, "cohort": label, "out": None}
+        try:
+            payload = score_path(cohort, out, model=model, priors=priors, con=con, model_files=False)
+        except InputError as exc:  # name the upload as the caller knows it, never the server's temporary path
+            message = str(exc).replace(str(cohort), label).replace(str(out), "the scores file")
+        else:
+            message = None
+        if message is not None:
+            raise InputError(message)
+        payload = {**payload, "cohort": label, "out": None, "format": output}
         if output != "json":
-            payload["format"] = output
             return payload, out.read_bytes()
         payload["rows"] = _rows(out, payload["model"]["classes"])
         return payload, None

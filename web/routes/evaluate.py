@@ -50,7 +50,8 @@ async def evaluate(request: Request,
     text = text_of(await request.body())
     limit = request.app.state.settings.max_records
     summaries, kind = await db.run(lambda con: evaluate_text(text, fmt, con=con, priors=priors, model=model,
-                                                             label=label, max_records=limit))
+                                                             label=label, max_records=limit,
+                                                             evaluator=db.evaluator(con, model)))
     if kind == "jsonl" and "application/json" not in request.headers.get("accept", ""):
         lines = "\n".join(json.dumps(s, ensure_ascii=False, allow_nan=False, default=str) for s in summaries)
         return Response(lines + "\n", media_type=NDJSON)
