@@ -40,6 +40,7 @@ def problem(response, status: int) -> dict:
     ({"marker": "IL-6", "status": "all"}, ["--marker", "IL-6", "--status", "all"]),
     ({"marker": "14 gene", "type": "predictive"}, ["--marker", "14 gene", "--type", "predictive"]),
     ({"marker": "TP53", "therapy": "CD19 CAR-T"}, ["--marker", "TP53", "--therapy", "CD19 CAR-T"]),
+    ({"marker": "LDH", "disease": "DLBCL", "broader": "true"}, ["--marker", "LDH", "--disease", "DLBCL", "--broader"]),
 ])
 def test_evidence_equals_kb_query(api, runner, built_db, params, args):
     response = api.get("/v1/evidence", params=params)
@@ -118,7 +119,8 @@ def test_score_summary_equals_kb_score_plus_rows(api, runner, built_db, tmp_path
     body = api.post("/v1/score", content=text, headers={"Content-Type": "text/csv"}).json()
     result = runner.invoke(app, ["score", str(cohort), "--out", str(tmp_path / "s.parquet"), "--db", str(built_db), "--format", "json"])
     cli = json.loads(result.stdout)
-    for key in ("cohort", "out", "seconds"):
+    assert (body["cohort"], body["out"], body["format"]) == ("body", None, "json")
+    for key in ("cohort", "out", "seconds", "format"):
         cli.pop(key), body.pop(key)
     scored = body.pop("rows")
     assert body == cli

@@ -23,11 +23,12 @@ async def evidence(request: Request,
                    type: Optional[str] = Query(None, description="predictive | prognostic | ... | mechanistic"),
                    status: str = Query("accepted", description="accepted (default) | submitted | rejected | all"),
                    source: Optional[str] = Query(None, description="A source id (see /v1/sources)."),
+                   broader: bool = Query(False, description="With disease: include evidence recorded at the disease's ancestors (each item's `disease_match` says how it relates)."),
                    limit: Optional[int] = limit_query(), offset: Optional[int] = offset_query(),
                    db: Database = Depends(database)):
     """Evidence items for a marker and filters, strongest first (level, then number of patients, then id)."""
     return await db.json(request, lambda con: paginate(
-        q.evidence(marker, disease, therapy, direction, type, status, source, con=con), "evidence", limit, offset))
+        q.evidence(marker, disease, therapy, direction, type, status, source, broader, con=con), "evidence", limit, offset))
 
 
 @router.get("/evidence/{evidence_id}", response_model=ShowResult, responses=PROBLEMS)
