@@ -16,8 +16,19 @@ FormatOption = typer.Option(None, "--format", "-f", help="Output format: table (
 
 
 def fail(message: str, code: int = 2) -> None:
-    typer.echo(f"kb: error: {message}", err=True)
+    """One line on stderr: control characters and escape sequences from the input are shown, not obeyed."""
+    from kb.core.escape import bounded_line
+
+    typer.echo(f"kb: error: {bounded_line(message)}", err=True)
     raise typer.Exit(code)
+
+
+def echo(text: str, err: bool = False, nl: bool = True) -> None:
+    """typer.echo for human-readable text: control characters and escape sequences from the data are
+    shown escaped (kb.core.escape.printable); newlines and tabs are kept."""
+    from kb.core.escape import printable
+
+    typer.echo(printable(text, keep="\n\t"), err=err, nl=nl)
 
 
 def handled(func):

@@ -10,7 +10,7 @@ from typing import List, Optional
 
 import typer
 
-from cli.common import DbOption, FormatOption, handled, output_format
+from cli.common import DbOption, FormatOption, echo, handled, output_format
 from cli.render import dumps, table
 
 curate_app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -44,10 +44,10 @@ def validate(file: Path = typer.Argument(..., help="A curation file (curation/<s
         display = f"curation/{file.name}"
         if message.startswith(display + ":") and file.parent.resolve() == (seeds_dir / "curation").resolve():
             message = f"{file}{message[len(display):]}"  # the path as the user typed it: editors can jump to it
-        typer.echo(message, err=True)
+        echo(message, err=True)
         raise typer.Exit(2)
     plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
-    typer.echo(f"ok: {file}: {plural(result.evidence, 'evidence item')}, {plural(result.links, 'link')}")
+    echo(f"ok: {file}: {plural(result.evidence, 'evidence item')}, {plural(result.links, 'link')}")
 
 
 @curate_app.command("candidates")
@@ -69,13 +69,13 @@ def candidates(source: Optional[str] = typer.Argument(None, help="Source id (def
     rows = [[c["source"], c["document"], c["start"], c["end"], c["markers"], c["sentence"]] for c in result["candidates"]]
     coverage = [[c["source"], c["sentences"], c["covered"], c["coverage"]] for c in result["coverage"]]
     if fmt == "csv":
-        typer.echo(table(CANDIDATE_COLUMNS, rows, fmt))
+        echo(table(CANDIDATE_COLUMNS, rows, fmt))
         for c in result["coverage"]:
-            typer.echo(f"kb: coverage {c['source']}: {c['covered']}/{c['sentences']} marker sentences", err=True)
+            echo(f"kb: coverage {c['source']}: {c['covered']}/{c['sentences']} marker sentences", err=True)
         return
-    typer.echo(table(COVERAGE_COLUMNS, coverage, fmt))
-    typer.echo("")
-    typer.echo(table(CANDIDATE_COLUMNS, rows, fmt))
+    echo(table(COVERAGE_COLUMNS, coverage, fmt))
+    echo("")
+    echo(table(CANDIDATE_COLUMNS, rows, fmt))
 
 
 @curate_app.command("add-paper")
@@ -102,8 +102,8 @@ def add_paper(path: Path = typer.Argument(..., help="The paper's text (UTF-8): P
     seeds_dir = default_seeds(seeds)
     bib = Bibliography(title=title, authors=list(authors), journal=journal, year=year, doi=doi, pmid=pmid)
     added = run(path, source_id, seeds_dir, doc_format, kind, bib, curator)
-    typer.echo(f"added source {added.source_id} ({added.kind}): {seeds_dir / added.paper} "
+    echo(f"added source {added.source_id} ({added.kind}): {seeds_dir / added.paper} "
                f"({added.n_chars} characters, {added.format}, sha256 {added.sha256[:12]}…)")
-    typer.echo(f"  appended to {seeds_dir / 'sources.yaml'}; created {seeds_dir / added.curation} (evidence: [])")
-    typer.echo(f"next: add evidence items to {seeds_dir / added.curation}, check them with "
+    echo(f"  appended to {seeds_dir / 'sources.yaml'}; created {seeds_dir / added.curation} (evidence: [])")
+    echo(f"next: add evidence items to {seeds_dir / added.curation}, check them with "
                f"`kb curate validate {seeds_dir / added.curation}`, then `kb build --seeds {seeds_dir}`")

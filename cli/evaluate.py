@@ -10,8 +10,8 @@ from typing import Optional
 
 import typer
 
-from cli.common import DbOption, fail, handled
-from cli.render import default_format, dumps
+from cli.common import DbOption, echo, fail, handled
+from cli.render import default_format, dumps, dumps_line
 from kb.evaluate.report import render_md, render_table
 
 FORMATS = ("table", "json", "md")
@@ -41,21 +41,19 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
         for o in s["patient"]["observations"]:
             r = o["resolved"]
             if r["how"] == "fuzzy":
-                typer.echo(f"kb: {s['patient']['source']}: {o['marker']!r} resolved to {r['name']} (via {r['alias']!r}, "
+                echo(f"kb: {s['patient']['source']}: {o['marker']!r} resolved to {r['name']} (via {r['alias']!r}, "
                            f"score {r['score']})", err=True)
     if out is not None:
         _write(summaries, fmt, out)
         return
     if fmt == "json":
         if kind == "jsonl":
-            import json
-
-            typer.echo("\n".join(json.dumps(s, ensure_ascii=False, default=str) for s in summaries))
+            typer.echo("\n".join(dumps_line(s) for s in summaries))
         else:
             typer.echo(dumps(summaries[0] if kind == "single" else summaries))
     else:
         render = render_md if fmt == "md" else render_table
-        typer.echo(("\n\n---\n\n" if fmt == "md" else "\n\n").join(render(s) for s in summaries))
+        echo(("\n\n---\n\n" if fmt == "md" else "\n\n").join(render(s) for s in summaries))
 
 
 def _filename(patient_id: str, ext: str) -> str:
@@ -78,4 +76,4 @@ def _write(summaries: list[dict], fmt: str, out: Path) -> None:
     for s, name in zip(summaries, names):
         text = dumps(s) if fmt == "json" else render_md(s) if fmt == "md" else render_table(s)
         (out / name).write_text(text + "\n", encoding="utf-8")
-    typer.echo(f"kb: wrote {len(summaries)} summar{'y' if len(summaries) == 1 else 'ies'} to {out}", err=True)
+    echo(f"kb: wrote {len(summaries)} summar{'y' if len(summaries) == 1 else 'ies'} to {out}", err=True)

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from cli.common import DbOption, FormatOption, emit, fail, handled, output_format
+from cli.common import DbOption, FormatOption, echo, emit, fail, handled, output_format
 from cli.render import dumps
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -35,7 +35,7 @@ def build(db: Optional[Path] = DbOption,
                "counts": report.counts, "seconds": round(report.seconds, 2)}
     emit(payload, fmt, ["table", "rows"], [[k, v] for k, v in report.counts.items()])
     if fmt == "table":
-        typer.echo(f"built {report.db} (content {report.content}) in {report.seconds:.2f} s", err=True)
+        echo(f"built {report.db} (content {report.content}) in {report.seconds:.2f} s", err=True)
 
 
 def _schema() -> int:
@@ -75,10 +75,10 @@ def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or
     result = q.evidence(marker, disease, therapy, direction, evidence_type, status, broader=broader, db=db)
     resolved = result["query"]["resolved"]
     if resolved["how"] == "fuzzy":
-        typer.echo(f"kb: {marker!r} resolved to {resolved['name']} (via {resolved['alias']!r}, score {resolved['score']})", err=True)
+        echo(f"kb: {marker!r} resolved to {resolved['name']} (via {resolved['alias']!r}, score {resolved['score']})", err=True)
     emit(result, fmt, EVIDENCE_COLUMNS, evidence_rows(result["evidence"]))
     if not result["evidence"]:
-        typer.echo(f"kb: no evidence items for {resolved['name']} with these filters", err=True)
+        echo(f"kb: no evidence items for {resolved['name']} with these filters", err=True)
         raise typer.Exit(1)
 
 
@@ -147,8 +147,8 @@ def check(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
         typer.echo(dumps(report.as_json()))
     else:
         for problem in report.problems:
-            typer.echo(f"MISMATCH {problem}")
-        typer.echo(f"{'ok' if report.ok else 'FAILED'}: {report.documents} documents, {report.links} evidence links, "
+            echo(f"MISMATCH {problem}")
+        echo(f"{'ok' if report.ok else 'FAILED'}: {report.documents} documents, {report.links} evidence links, "
                    f"{report.pam_links} model links, {len(report.problems)} problems")
     if not report.ok:
         raise typer.Exit(1)

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from cli.common import DbOption, FormatOption, handled, output_format
+from cli.common import DbOption, FormatOption, echo, handled, output_format
 from cli.render import dumps, table
 
 pam_app = typer.Typer(no_args_is_help=True, help="PAM (nearest shrunken centroid) models: the published 14-gene model, or train your own.")
@@ -34,9 +34,9 @@ def _show(model: Optional[str], db: Optional[Path], fmt: Optional[str]) -> None:
         typer.echo(dumps(payload))
     elif fmt == "csv":
         columns, rows = _gene_rows(payload)
-        typer.echo(table(columns, rows, "csv"))
+        echo(table(columns, rows, "csv"))
     else:
-        typer.echo(render_show(payload, markdown=fmt == "md"))
+        echo(render_show(payload, markdown=fmt == "md"))
 
 
 def _gene_rows(p: dict) -> tuple[list[str], list[list]]:
@@ -128,11 +128,11 @@ def _train(expr: Path, labels: Path, out: Path, folds: str, threshold: str, seed
         return
     rows = [[f"{c['threshold']:.4f}", c["nonzero"], f"{c['cv_error']:.4f}", c["misclassified"], "←" if c["chosen"] else ""]
             for c in curve]
-    typer.echo(table(["threshold", "genes", "cv_error", "misclassified", "chosen"], rows, fmt))
+    echo(table(["threshold", "genes", "cv_error", "misclassified", "chosen"], rows, fmt))
     if fmt == "csv":
         return
     folds_text = "leave-one-out" if m.training["folds"] == "loo" else f"{m.training['folds']['k']}-fold (seed {seed})"
     err = f", CV error {payload['cv_error']:.4f}" if payload["cv_error"] is not None else ""
-    typer.echo(f"\n{folds_text} CV on {n} samples × {r.n_genes_in} genes; threshold {r.threshold:.4f} ({r.chosen_by}{err})")
-    typer.echo(f"{m.n_genes} genes kept: {', '.join(m.genes[:30])}{', ...' if m.n_genes > 30 else ''}")
-    typer.echo(f"kb: wrote {out}", err=True)
+    echo(f"\n{folds_text} CV on {n} samples × {r.n_genes_in} genes; threshold {r.threshold:.4f} ({r.chosen_by}{err})")
+    echo(f"{m.n_genes} genes kept: {', '.join(m.genes[:30])}{', ...' if m.n_genes > 30 else ''}")
+    echo(f"kb: wrote {out}", err=True)

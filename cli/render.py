@@ -15,5 +15,20 @@ def default_format() -> str:
     return "table" if sys.stdout.isatty() else "json"
 
 
-def dumps(payload: Any) -> str:
-    return json.dumps(payload, ensure_ascii=False, indent=2, default=str)
+def dumps(payload: Any, indent: int | None = 2) -> str:
+    """The one JSON output step: NaN and Infinity are not JSON, so a payload holding one is refused here
+    (inputs are validated upstream; this is the guarantee, not the check). C1/bidi controls and U+2028/9
+    are escaped as \\uXXXX (kb.core.escape.json_text): the same JSON value, inert on a terminal."""
+    from kb.core.errors import KBError
+    from kb.core.escape import json_text
+
+    try:
+        return json_text(json.dumps(payload, ensure_ascii=False, indent=indent, default=str, allow_nan=False))
+    except ValueError:
+        pass
+    raise KBError("the result holds a number that is not finite (NaN or infinity); refusing to print invalid JSON")
+
+
+def dumps_line(payload: Any) -> str:
+    """One JSONL line (the same guarantees as `dumps`)."""
+    return dumps(payload, indent=None)

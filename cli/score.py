@@ -11,7 +11,7 @@ from typing import Optional
 
 import typer
 
-from cli.common import DbOption, emit, fail, handled, output_format
+from cli.common import DbOption, echo, emit, fail, handled, output_format
 
 
 def score(cohort: Path = typer.Argument(..., help="Cohort file: CSV, TSV or Parquet, one row per sample; the first column is the sample id, then one column per gene (log2 expression; empty or NA = missing)."),
@@ -41,7 +41,7 @@ def _run(cohort: Path, out: Path, model: Optional[str], priors: str, db: Optiona
     emit(payload, fmt, ["call", "samples", "share"], rows)
     m = payload["model"]
     note = f"; {payload['incomplete']} scored over the genes present" if payload["incomplete"] else ""
-    typer.echo(f"kb: scored {n} samples with {m['id']} ({m['n_genes']} genes, {priors} priors) into "
+    echo(f"kb: scored {n} samples with {m['id']} ({m['n_genes']} genes, {priors} priors) into "
                f"{payload['out']} in {payload['seconds']:.2f} s{note}", err=True)
 
 

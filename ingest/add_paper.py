@@ -23,6 +23,8 @@ import yaml
 from ingest.manifest import document_id
 from ingest.seedfiles import CURATION_DIR, MANIFEST, PAPERS_DIR
 from kb.core.errors import InputError
+from kb.core.escape import clip
+from kb.core.safeparse import ParseProblem, yaml_load
 from schemas.curation import SLUG, SourceIn
 from schemas.enums import DOCUMENT_FORMATS, SOURCE_KINDS
 
@@ -112,10 +114,13 @@ def add_paper(path: Path, source_id: str, seeds: Path, fmt: str | None = None, k
                          "convert it to UTF-8 first (e.g. iconv -f latin1 -t utf-8)") from None
     if not text.strip():
         raise InputError(f"{path}: the file is empty")
+    if "\x00" in text:
+        raise InputError(f"{path}: contains NUL bytes at offset {text.index(chr(0))}; expected the paper as text "
+                         "(a binary file is not a rendition)")
 
     manifest = seeds / MANIFEST
     manifest_text = manifest.read_text(encoding="utf-8")
-    existing = yaml.safe_load(manifest_text) or {}
+    existing = _manifest_data(manifest_text, MANIFEST)
     sources = existing.get("sources") or []
     if any(s.get("id") == source_id for s in sources):
         raise InputError(f"{MANIFEST}: a source with id {source_id!r} exists already; choose another --id")
@@ -130,7 +135,7 @@ def add_paper(path: Path, source_id: str, seeds: Path, fmt: str | None = None, k
 
     sha = hashlib.sha256(data).hexdigest()
     entry = _entry(source_id, kind, bib, rel_paper.as_posix(), path.name, sha, fmt, _indent(manifest_text))
-    SourceIn.model_validate(yaml.safe_load(entry)[0])  # the new entry is valid before anything is written
+    _validate_entry(entry)  # the new entry is valid before anything is written
     curation_text = (f"source: {source_id}\ncurator: {_scalar(curator)}\n"
                      f"curated_at: {(today or dt.date.today()).isoformat()}\nevidence: []\n")
 
@@ -147,7 +152,7 @@ def add_paper(path: Path, source_id: str, seeds: Path, fmt: str | None = None, k
         separator = "" if manifest_text.endswith("\n") or not manifest_text else "\n"
         appended = True
         manifest.write_text(manifest_text + separator + entry, encoding="utf-8")
-        after = (yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}).get("sources") or []
+        after = _manifest_data(manifest.read_text(encoding="utf-8"), MANIFEST).get("sources") or []
         if len(after) != len(sources) + 1 or after[-1].get("id") != source_id:
             raise InputError(f"{MANIFEST}: the sources list is not the last thing in the file; "
                              "appending a source there would not add it (left unchanged)")
@@ -158,6 +163,33 @@ def add_paper(path: Path, source_id: str, seeds: Path, fmt: str | None = None, k
             p.unlink(missing_ok=True)
         raise
     return Added(source_id, rel_paper, rel_curation, sha, len(text), fmt, kind)
+
+
+def _manifest_data(text: str, name: str) -> dict:
+    try:
+        data = yaml_load(text) or {}
+    except ParseProblem as exc:
+        raise InputError(f"{name}:{exc.line}: yaml: {exc.problem}") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{name}:1: file: expected a YAML mapping with a sources list")
+    return data
+
+
+_OPTIONS = {"year": "--year", "title": "--title", "doi": "--doi", "pmid": "--pmid", "journal": "--journal",
+            "authors": "--author", "license": "--license", "note": "--note", "id": "--id"}
+
+
+def _validate_entry(entry: str) -> None:
+    """The new manifest entry against SourceIn; a bad option is one line naming it (never a ValidationError)."""
+    from pydantic import ValidationError
+
+    try:
+        SourceIn.model_validate(yaml_load(entry)[0])
+        return
+    except ValidationError as exc:
+        err = exc.errors()[0]
+    field = str(err["loc"][0]) if err["loc"] else "entry"
+    raise InputError(f"{_OPTIONS.get(field, field)}: {err['msg'].removeprefix('Value error, ')}, got {clip(err.get('input'))}")
 
 
 def _indent(manifest_text: str) -> str:

@@ -7,10 +7,10 @@ from typing import Any
 import yaml
 
 from kb.core.errors import CurationError
+from kb.core.safeparse import ParseProblem, compose
+from kb.core.escape import clip
 
 Path_ = tuple[Any, ...]
-# libyaml's parser (shipped in PyYAML's wheels) is ~10x faster and keeps the same marks.
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load(path: Path, display: str | None = None) -> tuple[Any, dict[Path_, int]]:
@@ -22,20 +22,17 @@ def load(path: Path, display: str | None = None) -> tuple[Any, dict[Path_, int]]
         raise CurationError(f"{name}:1: file: expected UTF-8 text ({exc.reason})") from None
     except OSError as exc:
         raise CurationError(f"{name}: cannot read: {exc.strerror}") from None
-    loader = _Loader(text)
+    if "\x00" in text:
+        raise CurationError(f"{name}:1: file: expected YAML text; got a NUL byte") from None
+    lines: dict[Path_, int] = {}
     try:
-        node = loader.get_single_node()
-        lines: dict[Path_, int] = {}
-        data = _walk(loader, node, (), lines, name) if node is not None else None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 1
-        problem = (exc.problem or exc.context or "invalid YAML").strip()
-        raise CurationError(f"{name}:{line}: yaml: invalid YAML: {problem}") from None
-    except yaml.YAMLError as exc:
-        raise CurationError(f"{name}:1: yaml: invalid YAML: {exc}") from None
-    finally:
-        loader.dispose()
+        # hostile shapes (alias bombs, cycles, deep nesting, complex keys) are refused while composing
+        with compose(text) as (loader, node):
+            data = _walk(loader, node, (), lines, name) if node is not None else None
+    except ParseProblem as exc:
+        raise CurationError(f"{name}:{exc.line}: yaml: {exc.problem}") from None
+    except (yaml.YAMLError, ValueError) as exc:  # a constructor's own refusal (e.g. an over-long integer)
+        raise CurationError(f"{name}:1: yaml: invalid value: {clip(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)}") from None
     return data, lines
 
 
@@ -46,7 +43,7 @@ def _walk(loader, node: yaml.Node, path: Path_, lines: dict[Path_, int], name: s
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if key in out:
-                raise CurationError(f"{name}:{key_node.start_mark.line + 1}: {key}: duplicate key")
+                raise CurationError(f"{name}:{key_node.start_mark.line + 1}: {clip(key)}: duplicate key")
             out[key] = _walk(loader, value_node, path + (key,), lines, name)
             lines[path + (key,)] = key_node.start_mark.line + 1
         return out
@@ -75,5 +72,5 @@ def validation_error(display: str, lines: dict[Path_, int], exc: Any, prefix: Pa
     elif err["type"] == "extra_forbidden":
         msg = "unknown field"
     elif err["type"] == "literal_error":
-        msg = f"unknown value {err.get('input')!r}; {msg.lower()}"
+        msg = f"unknown value {clip(err.get('input'))}; {msg.lower()}"
     return CurationError(f"{display}:{line}: {field}: {msg}")

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal, Optional, Union
+from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from schemas.codes import check_format
+from schemas.numbers import FiniteNumber, finite_float
 from schemas.enums import (
     DIRECTIONS, DOCUMENT_FORMATS, EFFECT_MEASURES, EVIDENCE_TYPES, LEVELS, MARKER_KINDS, RULE_OPERATORS,
     RULE_REFERENCES, SOURCE_KINDS, STATUSES, TIMEPOINT_PHASES,
 )
 
-SLUG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-Number = Union[int, float]
+SLUG = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")  # \Z, not $: "$" also matches before a final newline
+Number = FiniteNumber  # finite and bounded (schemas.numbers): .nan, .inf and 1e400 are refused
+MAX_PATIENTS = 10_000_000  # no study enrols more; also keeps n within the INTEGER column
 
 
 def _literal(values: tuple[str, ...]):
@@ -75,7 +77,7 @@ class Group(Strict):
     """One arm of a comparison: its label, size and the value the text reports for it."""
 
     label: str
-    n: Optional[int] = Field(default=None, ge=0)
+    n: Optional[int] = Field(default=None, ge=0, le=MAX_PATIENTS)
     value: Optional[Number] = None
     unit: Optional[str] = None
     what: Optional[str] = None
@@ -85,7 +87,7 @@ class Effect(Strict):
     measure: _literal(EFFECT_MEASURES)
     value: Optional[Number] = None
     ci: Optional[tuple[Number, Number]] = None
-    p: Optional[float] = Field(default=None, ge=0, le=1)
+    p: Optional[finite_float(ge=0, le=1)] = None
     p_text: Optional[str] = None
     text: Optional[str] = None
     groups: list[Group] = Field(default_factory=list)
@@ -111,7 +113,7 @@ class EvidenceIn(Strict):
     outcome: str
     rule: Optional[Rule] = None
     effect: Optional[Effect] = None
-    n_patients: Optional[int] = Field(default=None, ge=1)
+    n_patients: Optional[int] = Field(default=None, ge=1, le=MAX_PATIENTS)
     level: _literal(LEVELS)
     cited_reference: Optional[str] = None
     statement: str

@@ -11,11 +11,12 @@ The committed schema file is regenerated with `python -m schemas.patient`; a tes
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from schemas.numbers import FiniteFloat, finite, finite_float, number_in_text
 
 SCHEMA_PATH = Path(__file__).with_name("patient.schema.json")
 
@@ -30,8 +31,8 @@ class Observation(_Strict):
     marker: str = Field(min_length=1, description="Marker name or any spelling of it (resolved like `kb query --marker`).")
     value: Union[float, str] = Field(description="A number, or a category string such as 'altered' or 'wild-type'.")
     unit: Optional[str] = Field(default=None, description="Unit of a numeric value (UCUM or a common spelling: U/L, ukat/L, x10^9/L, cells/uL, %).")
-    upper_limit_normal: Optional[float] = Field(
-        default=None, gt=0, description="The laboratory's upper limit of normal, in the value's unit (needed by rules relative to the ULN).")
+    upper_limit_normal: Optional[finite_float(gt=0)] = Field(
+        default=None, description="The laboratory's upper limit of normal, in the value's unit (needed by rules relative to the ULN).")
 
     @field_validator("value", mode="before")
     @classmethod
@@ -39,12 +40,11 @@ class Observation(_Strict):
         if isinstance(value, bool):  # YAML reads `yes` / `no` as booleans
             return "yes" if value else "no"
         if isinstance(value, (int, float)):
-            if not math.isfinite(value):
-                raise ValueError(f"expected a finite number or a category string, got {value}")
-            return float(value)
+            return finite(value)
         if isinstance(value, str):
             if not value.strip():
                 raise ValueError("expected a number or a category string, got an empty string")
+            number_in_text(value)  # "NaN", "inf" and "1e400" are refused here, not read as numbers later
             return value
         raise ValueError(f"expected a number or a category string, got {type(value).__name__} {value!r}")
 
@@ -53,7 +53,7 @@ class Expression(_Strict):
     """Gene expression of one sample: log2 values, or raw counts that are transformed as log2(x + 1)."""
 
     scale: Literal["log2", "counts"] = Field(default="log2", description="log2 (default) or counts (transformed as log2(x + 1)).")
-    genes: dict[str, float] = Field(min_length=1, description="Gene symbol -> expression value.")
+    genes: dict[str, FiniteFloat] = Field(min_length=1, description="Gene symbol -> expression value.")
 
     @field_validator("genes")
     @classmethod

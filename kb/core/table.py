@@ -7,6 +7,8 @@ import io
 import json
 from typing import Any, Iterable, Sequence
 
+from kb.core.escape import csv_cell, printable
+
 MAX_CELL = 70
 
 
@@ -21,7 +23,7 @@ def cell(value: Any, limit: int | None = MAX_CELL) -> str:
         text = json.dumps(value, ensure_ascii=False, default=str)
     else:
         text = str(value)
-    text = " ".join(text.split())
+    text = printable(" ".join(text.split()))  # data cannot steer the terminal
     if limit and len(text) > limit:
         text = text[: limit - 1] + "…"
     return text
@@ -34,10 +36,11 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> st
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         writer.writerow(columns)
-        writer.writerows([[cell(v, None) for v in row] for row in rows])
+        # a text cell a spreadsheet would run as a formula gets a leading ' (numbers stay numbers)
+        writer.writerows([[csv_cell(cell(v, None)) if isinstance(v, str) else cell(v, None) for v in row] for row in rows])
         return buf.getvalue().rstrip("\n")
     if fmt == "md":
-        head = "| " + " | ".join(columns) + " |\n|" + "|".join("---" for _ in columns) + "|"
+        head = "| " + " | ".join(printable(c) for c in columns) + " |\n|" + "|".join("---" for _ in columns) + "|"
         body = ["| " + " | ".join(cell(v).replace("|", "\\|") for v in row) + " |" for row in rows]
         return "\n".join([head, *body])
     cells = [[cell(v) for v in row] for row in rows]

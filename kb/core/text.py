@@ -2,6 +2,8 @@
 quotes in context. Tables, explanations and pages all format through here."""
 from __future__ import annotations
 
+from kb.core.escape import printable
+
 
 def _n(value) -> str:
     return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
@@ -72,12 +74,15 @@ def show_text(item: dict, markdown: bool = False, color: bool = False) -> str:
         ("cited reference", item["cited_reference"]), ("status", item["status"]), ("statement", item["statement"]),
         ("source", f"{item['source']['id']} {item['source'].get('doi') or ''}".strip()),
     ]
-    head = f"# {item['id']}" if markdown else item["id"]
+    head = f"# {printable(item['id'])}" if markdown else printable(item["id"])
     lines = [head, ""]
     for key, value in fields:
         if value not in (None, ""):
+            value = printable(str(value))  # data cannot steer the terminal (OSC, cursor moves)
             lines.append(f"- **{key}**: {value}" if markdown else f"  {key:<16}{value}")
     for link in item["links"]:
-        lines += ["", f"{'## ' if markdown else ''}{link['document']} [{link['start']}, {link['end']}) sha256 {link['sha256'][:12]}…"]
-        lines.append(("> " if markdown else "  ") + " ".join(f"…{link['before']}{on}{link['quote']}{off}{link['after']}…".split()))
+        lines += ["", f"{'## ' if markdown else ''}{printable(link['document'])} [{link['start']}, {link['end']}) sha256 {link['sha256'][:12]}…"]
+        before, quote, after = (printable(link[k], keep="\n\t") for k in ("before", "quote", "after"))
+        text = " ".join(f"…{before}\0{quote}\1{after}…".split())
+        lines.append(("> " if markdown else "  ") + text.replace("\0", on).replace("\1", off))
     return "\n".join(lines)

@@ -47,6 +47,7 @@ import duckdb
 
 from kb import query as q
 from kb.core import store
+from kb.core.escape import csv_cell, json_text
 from kb.core.errors import InputError
 from kb.core.items import fetch_evidence
 from kb.query.database import connect
@@ -113,7 +114,7 @@ def export(fmt: str, out: str | os.PathLike | None = None, status: str = "all", 
     if fmt == "json":
         payload = {"kb_version": store.kb_version(con), "sources": q.sources(con=con)["sources"],
                    "markers": q.markers(con=con)["markers"], "evidence": items}
-        text = json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n"
+        text = json_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str, allow_nan=False)) + "\n"
     elif fmt == "csv":
         text = _delimited(CSV_COLUMNS, [flat_row(e) for e in items], ",")
     else:
@@ -161,7 +162,7 @@ def _delimited(columns: list[str], rows: list[list], delimiter: str) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, delimiter=delimiter, lineterminator="\n")
     writer.writerow(columns)
-    writer.writerows([["" if v is None else v for v in row] for row in rows])
+    writer.writerows([["" if v is None else csv_cell(v) for v in row] for row in rows])  # no formula injection
     return buf.getvalue()
 
 
@@ -191,5 +192,5 @@ def _civic_tsv(con, items: list[dict]) -> str:
             significance(e["evidence_type"], e["direction"]), e["statement"], cid, ctype, citation(src), "",
             e["status"], e["id"], e["curated_at"],
         ]
-        lines.append("\t".join(" ".join(str(v).split()) if v is not None else "" for v in row))
+        lines.append("\t".join(csv_cell(" ".join(str(v).split())) if v is not None else "" for v in row))
     return "\n".join(lines) + "\n"

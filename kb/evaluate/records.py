@@ -3,12 +3,13 @@ against `schemas.patient.Patient` with a one-line error naming the file and fiel
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from kb.core.errors import InputError
+from kb.core.escape import clip
+from kb.core.safeparse import ParseProblem, json_loads, yaml_load
 
 RECORD_SUFFIXES = (".json", ".yaml", ".yml", ".jsonl")
 
@@ -63,32 +64,25 @@ def records_from_text(text: str, fmt: str, label: str, max_records: int | None =
 def parse_text(text: str, fmt: str, label: str) -> tuple[list[Record], str]:
     """One text (a file's or a request body's) as records: 'single', 'many' (a list) or 'jsonl'."""
     p = label
+    if "\x00" in text:
+        raise InputError(f"{p}: expected a JSON or YAML patient record (text), got a NUL byte")
     if fmt == "jsonl":
         records = []
-        for n, line in enumerate(text.splitlines(), 1):
+        # JSONL separates records by "\n" only: str.splitlines would also split inside a string at U+2028
+        for n, line in enumerate(text.split("\n"), 1):
             if line.strip():
                 try:
-                    records.append(Record(f"{p}:{n}", json.loads(line)))
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{p}:{n}: expected one JSON object per line (JSONL); {exc.msg} at column {exc.colno}") from None
+                    records.append(Record(f"{p}:{n}", json_loads(line)))
+                except ParseProblem as exc:
+                    raise InputError(f"{p}:{n}: expected one JSON object per line (JSONL); {exc.problem}") from None
         if not records:
             raise InputError(f"{p}: expected one JSON patient record per line, got an empty file")
         return records, "jsonl"
-    if fmt == "json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{p}: expected a JSON patient record; not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or "invalid syntax"
-            raise InputError(f"{p}: expected a JSON or YAML patient record; not valid YAML: {problem}{where}") from None
+    try:
+        data = json_loads(text) if fmt == "json" else yaml_load(text)
+    except ParseProblem as exc:
+        kind = "JSON" if fmt == "json" else "JSON or YAML"
+        raise InputError(f"{p}: line {exc.line}: expected a {kind} patient record; {exc.problem}") from None
     if isinstance(data, list):
         if not data:
             raise InputError(f"{p}: expected patient records, got an empty list")
@@ -106,6 +100,7 @@ _FIELDS = {
 def _field(loc) -> str:
     out = ""
     for part in loc:
+        part = part if isinstance(part, int) else clip(str(part), 40).strip("'\"")  # keys can be input too
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "record"
 
@@ -141,11 +136,11 @@ def _problem(err: dict) -> str:
         parent = tuple(p for p in loc[:-1] if not isinstance(p, int))
         msg = "unknown field" + (f"; expected one of {_FIELDS[parent]}" if parent in _FIELDS else "")
     elif kind == "greater_than":
-        msg = f"expected a number greater than {err['ctx']['gt']:g}, got {got!r}"
+        msg = f"expected a number greater than {err['ctx']['gt']:g}, got {clip(got)}"
     elif kind in ("float_parsing", "float_type", "finite_number"):
-        msg = f"expected a finite number, got {got!r}"
+        msg = f"expected a finite number, got {clip(got)}"
     else:
         msg = err["msg"].removeprefix("Value error, ")
         if kind != "value_error":
-            msg = f"{msg[0].lower()}{msg[1:]}, got {json.dumps(got, default=str)[:60]}"
+            msg = f"{msg[0].lower()}{msg[1:]}, got {clip(got)}"
     return f"{_field(loc)}: {msg}"

@@ -9,6 +9,7 @@ dimension and converts to nothing else; `kb.evaluate.verdict` divides by the rec
 """
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -130,4 +131,7 @@ def convert(value: float, from_unit: str, to_unit: str) -> float:
         raise UnitError(f"cannot convert {src.code} ({src.dimension}) to {dst.code} ({dst.dimension})")
     if src.code == dst.code:
         return float(value)
-    return float(value) * src.factor / dst.factor
+    result = float(value) * src.factor / dst.factor
+    if not math.isfinite(result):
+        raise UnitError(f"{value:g} {src.code} is out of range in {dst.code}; expected a measurable value")
+    return result

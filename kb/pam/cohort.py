@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.core.errors import InputError
-from kb.pam.expression import MIN_CALL_GENES, RAW_COUNT_LOG2
+from kb.pam.expression import LOG2_FLOOR, MIN_CALL_GENES, RAW_COUNT_LOG2
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,6 +58,11 @@ def _csv_header(path: Path, delim: str) -> list[str]:
             header = next(csv.reader(f, delimiter=delim), None)
     except UnicodeDecodeError:
         raise InputError(f"{path}: expected UTF-8 text; got undecodable bytes") from None
+    except csv.Error as exc:  # e.g. a header cell above the csv module's field limit (128 KB)
+        raise InputError(f"{path}: header row: {exc}; expected a header of column names") from None
+    except (OSError, EOFError) as exc:  # gzip: a plain file named .gz, or a file cut short
+        raise InputError(f"{path}: cannot read as {'gzip' if path.name.lower().endswith('.gz') else 'text'}: "
+                         f"{getattr(exc, 'strerror', None) or exc}") from None
     if not header:
         raise InputError(f"{path}: empty file; expected a header row (sample id column, then gene columns)")
     # An unnamed column (R's write.csv leaves the row-name column unnamed) gets DuckDB's name for it.
@@ -68,6 +73,12 @@ def _csv_header(path: Path, delim: str) -> list[str]:
             raise InputError(f"{path}: column {name!r} appears twice in the header; expected distinct column names")
         seen.add(name)
     return header
+
+
+def _unreadable(path: Path, exc: BaseException) -> InputError:
+    """csv.Error (a cell above the field limit), gzip's OSError/EOFError (not gzip, cut short) as one line."""
+    how = "gzip" if path.name.lower().endswith(".gz") else "CSV/TSV"
+    return InputError(f"{path}: cannot read as {how}: {getattr(exc, 'strerror', None) or exc}")
 
 
 # ---- reading a training matrix and its labels (in memory: a matrix of tens of samples) ------------
@@ -90,6 +101,8 @@ def read_matrix(path) -> tuple[list[str], list[str], np.ndarray]:
                 rows = [r for r in csv.reader(f, delimiter=delim) if r][1:]
         except UnicodeDecodeError:
             raise InputError(f"{path}: expected UTF-8 text; got undecodable bytes") from None
+        except (csv.Error, OSError, EOFError) as exc:
+            raise _unreadable(path, exc) from None
         for r in rows:
             if len(r) != len(header):
                 raise InputError(f"{path}: sample {r[0]!r} has {len(r)} cells; expected {len(header)} (the header's)")
@@ -114,6 +127,11 @@ def read_matrix(path) -> tuple[list[str], list[str], np.ndarray]:
         r, c = np.argwhere(bad)[0]
         raise InputError(f"{path}: column {genes[c]!r}: expected a finite log2 value for every sample; got {X[r, c]} "
                          f"(missing or not finite) for sample {ids[r]!r}")
+    low = X < LOG2_FLOOR
+    if low.any():
+        r, c = np.argwhere(low)[0]
+        raise InputError(f"{path}: column {genes[c]!r}: expected log2 expression values >= {LOG2_FLOOR}; got {X[r, c]:g} "
+                         f"for sample {ids[r]!r}")
     high = X > RAW_COUNT_LOG2
     if high.any():
         c = int(np.argwhere(high)[0][1])
@@ -169,6 +187,8 @@ def read_labels(path, ids: list[str], genes: list[str] | None = None, expr=None)
             rows = [(n, r) for n, r in enumerate(csv.reader(f, delimiter=delim), 1) if any(c.strip() for c in r)]
     except UnicodeDecodeError:
         raise InputError(f"{path}: expected UTF-8 text; got undecodable bytes") from None
+    except (csv.Error, OSError, EOFError) as exc:
+        raise _unreadable(path, exc) from None
     for n, r in rows:
         if len(r) != 2 or not r[0].strip() or not r[1].strip():
             raise InputError(f"{path}: line {n}: expected two non-empty cells (sample, label); got {r!r}")
@@ -282,13 +302,18 @@ def score_cohort(cohort, out, model, *, priors: str = "published", min_genes: in
             raise InputError(f"{cohort}: missing {len(missing)} of the model's {model.n_genes} gene columns: "
                              f"{', '.join(missing[:10])}{', ...' if len(missing) > 10 else ''}{hint}")
         genes = [(found[g], types[found[g]].startswith(_NUMERIC)) for g in model.genes]
+        for column, numeric in genes:
+            # TRY_CAST would read a BOOLEAN column as 1.0/0.0 and a DATE as NULL: only numbers and text are cells
+            if not numeric and types[column] != "VARCHAR":
+                raise InputError(f"{cohort}: column {column!r}: expected log2 expression numbers; got a column of "
+                                 f"{types[column]}")
         reader = "csv" if kind == "csv" else "parquet"
         profile = _with_progress(con, progress, "checking",
                                  lambda: _duck(lambda: cohort_sql.cohort_profile(con, reader, params, id_column, genes), cohort))
         _check(profile, cohort, con, reader, params, id_column, genes)
         rel = cohort_sql.cohort_scores(con, reader, params, id_column, genes, list(model.classes),
                                   model.shrunken_centroids.tolist(), model.sd.tolist(), log_priors,
-                                  min(min_genes, model.n_genes))
+                                  min(min_genes, model.n_genes), text_out=out_kind != "parquet")
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         try:
             _with_progress(con, progress, "scoring", lambda: _duck(lambda: _write(rel, tmp, out_kind), cohort))
@@ -336,7 +361,10 @@ def _check(profile: dict, cohort, con, reader, params, id_column, genes) -> None
             raise InputError(f"{cohort}: column {column!r} holds NaN or infinite values; expected finite log2 "
                              "expression numbers (empty or NA for missing)")
     for column, _ in genes:
-        hi = profile["genes"][column]["max"]
+        lo, hi = profile["genes"][column]["min"], profile["genes"][column]["max"]
+        if lo is not None and lo < LOG2_FLOOR:
+            raise InputError(f"{cohort}: column {column!r} has values down to {lo:g}; expected log2 expression values "
+                             f">= {LOG2_FLOOR}")
         if hi is not None and hi > RAW_COUNT_LOG2:
             raise InputError(f"{cohort}: column {column!r} has values up to {hi:g}, above {RAW_COUNT_LOG2}: these look "
                              "like raw counts, not log2 expression; expected log2 values (transform counts with "

@@ -85,12 +85,14 @@ def _sum(terms: list[str]) -> str:
 
 
 def cohort_scores(con, kind: str, params: dict, id_column: str, genes: list[tuple[str, bool]], classes: list[str],
-                  centroids, sd, log_priors, min_genes: int) -> duckdb.DuckDBPyRelation:
+                  centroids, sd, log_priors, min_genes: int, text_out: bool = False) -> duckdb.DuckDBPyRelation:
     """A relation of one row per sample: sample_id, delta_<class>..., posterior_<class>..., call, n_genes.
 
     δ_k = Σ_i (x_i − c_ik)² / sd_i² − 2 log π_k over the genes present (NULL cells are skipped and not
     counted in n_genes); a row with fewer than ``min_genes`` genes gets NULL scores and no call.
-    Posteriors are softmax(−δ/2) with the minimum δ subtracted before exponentiating.
+    Posteriors are softmax(−δ/2) with the minimum δ subtracted before exponentiating. ``text_out``: the
+    rows go to CSV/TSV, so a sample id a spreadsheet would run as a formula gets a leading ' (as
+    kb.core.escape.csv_cell does for every other CSV writer).
     """
     K, G = len(classes), len(genes)
     values = [f"{_value(c, numeric)} AS g{i}" for i, (c, numeric) in enumerate(genes)]
@@ -109,7 +111,11 @@ def cohort_scores(con, kind: str, params: dict, id_column: str, genes: list[tupl
     out = (["sample_id"] + [f"d{k} AS {quote_ident('delta_' + c)}" for k, c in enumerate(classes)]
            + [f"e{k} / ({total}) AS {quote_ident('posterior_' + c)}" for k, c in enumerate(classes)]
            + [f"{call} AS {quote_ident('call')}", "n_genes"])
-    sql = (f"WITH x AS (SELECT CAST({quote_ident(id_column)} AS VARCHAR) AS sample_id, {', '.join(values)} "
+    sample = f"CAST({quote_ident(id_column)} AS VARCHAR)"
+    if text_out:
+        sample = (f"CASE WHEN left({sample}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+                  f"THEN chr(39) || {sample} ELSE {sample} END")
+    sql = (f"WITH x AS (SELECT {sample} AS sample_id, {', '.join(values)} "
            f"FROM {COHORT_READERS[kind]}), "
            f"z AS (SELECT sample_id, {n_genes} AS n_genes, {', '.join(z)} FROM x), "
            f"d AS (SELECT sample_id, n_genes, {', '.join(deltas)} FROM z), "

@@ -8,12 +8,12 @@ repr, so a file reads back to the same numbers. Reading stops at the first probl
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
 
 from kb.core.errors import InputError
+from schemas.numbers import INT32_MAX, MAGNITUDE, describe, finite
 from kb.pam.model import PamModel, Performance
 
 FORMAT = "biomarker-kb/pam-model"
@@ -58,12 +58,26 @@ def load_model_file(path) -> PamModel:
 
 
 def _short(value) -> str:
-    text = json.dumps(value, default=str)
+    try:
+        text = json.dumps(value, default=str)
+    except ValueError:  # an integer too long to render
+        text = describe(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def _number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+def _number(v, lo: float = -MAGNITUDE, hi: float = MAGNITUDE) -> bool:
+    try:
+        finite(v, lo, hi)  # the shared check: no NaN, no infinity, no 400-digit integer
+    except ValueError:
+        return False
+    return True
+
+
+# Bounds that keep every δ finite: centroids on the log2 scale, s_i + s0 not vanishing, no prior so small
+# that its log term alone decides the call.
+CENTROID_RANGE = (-1e3, 1e3)
+SD_RANGE = (1e-6, 1e3)
+PRIOR_RANGE = (1e-6, 1.0)
 
 
 def model_from_json(doc, where: str) -> PamModel:
@@ -100,21 +114,23 @@ def model_from_json(doc, where: str) -> PamModel:
                 bad(f"{key}.{c}", expected, v[c])
         return v
 
-    def vector(v, field, positive=False):
+    def vector(v, field, bounds):
         if not isinstance(v, list) or len(v) != len(genes):
             bad(field, f"a list of {len(genes)} numbers (one per gene)", v)
         for i, x in enumerate(v):
-            if not _number(x) or (positive and x <= 0):
-                bad(f"{field}[{i}]", "a positive finite number" if positive else "a finite number", x)
+            if not _number(x, *bounds):
+                bad(f"{field}[{i}]", f"a {'positive ' if bounds[0] > 0 else ''}finite number between {bounds[0]:g} "
+                                    f"and {bounds[1]:g}", x)
         return np.array(v, dtype=float)
 
     cents = per_class("shrunken_centroids", lambda v: True, "")
-    centroids = np.stack([vector(cents[c], f"shrunken_centroids.{c}") for c in classes])
-    sd = vector(doc["sd"], "sd", positive=True)
-    priors = per_class("priors", lambda v: _number(v) and v > 0, "a positive number")
+    centroids = np.stack([vector(cents[c], f"shrunken_centroids.{c}", CENTROID_RANGE) for c in classes])
+    sd = vector(doc["sd"], "sd", SD_RANGE)
+    priors = per_class("priors", lambda v: _number(v, *PRIOR_RANGE),
+                       f"a number between {PRIOR_RANGE[0]:g} and {PRIOR_RANGE[1]:g}")
     if abs(sum(priors.values()) - 1) > 1e-6:
         bad("priors", "priors summing to 1", priors)
-    n_per_class = per_class("n_per_class", lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+    n_per_class = per_class("n_per_class", lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= INT32_MAX,
                             "a whole number >= 1")
     threshold = doc.get("threshold")
     if threshold is not None and not (_number(threshold) and threshold >= 0):
@@ -141,7 +157,7 @@ def model_from_json(doc, where: str) -> PamModel:
 def _check_training(t, bad) -> None:
     if not isinstance(t, dict) or set(t) != set(_TRAINING):
         bad("training", f"null or an object with the fields {', '.join(_TRAINING)}", t)
-    if not (isinstance(t["n_samples"], int) and not isinstance(t["n_samples"], bool) and t["n_samples"] >= 2):
+    if not (isinstance(t["n_samples"], int) and not isinstance(t["n_samples"], bool) and 2 <= t["n_samples"] <= INT32_MAX):
         bad("training.n_samples", "a whole number >= 2", t["n_samples"])
     f = t["folds"]
     if f != "loo" and not (isinstance(f, dict) and set(f) == {"k", "seed"} and isinstance(f["k"], int)
