@@ -81,8 +81,9 @@ def parse_text(text: str, fmt: str, label: str) -> tuple[list[Record], str]:
     try:
         data = json_loads(text) if fmt == "json" else yaml_load(text)
     except ParseProblem as exc:
-        kind = "JSON" if fmt == "json" else "JSON or YAML"
-        raise InputError(f"{p}: line {exc.line}: expected a {kind} patient record; {exc.problem}") from None
+        kind, lang = ("JSON", "JSON") if fmt == "json" else ("JSON or YAML", "YAML")
+        detail = exc.problem.removeprefix(f"invalid {lang}: ")
+        raise InputError(f"{p}: expected a {kind} patient record; not valid {lang}: {detail} at line {exc.line}") from None
     if isinstance(data, list):
         if not data:
             raise InputError(f"{p}: expected patient records, got an empty list")
