@@ -99,7 +99,7 @@ def markers(search: Optional[str] = typer.Option(None, "--search", "-s", help="F
         rows = [[m["match"]["alias"], m["match"]["score"]] + row for m, row in zip(result["markers"], rows)]
     emit(result, fmt, columns, rows)
     if search is not None and not result["markers"]:
-        typer.echo(f"kb: no marker matches {search!r}", err=True)
+        echo(f"kb: no marker matches {search!r}", err=True)
         raise typer.Exit(1)
 
 
