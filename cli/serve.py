@@ -8,6 +8,7 @@ command, so `kb --help` and the other commands never load them.
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Optional
 
@@ -66,6 +67,10 @@ def _run(host, port, db, workers, max_body, max_records, timeout, cors, no_cache
     auth = "token required (KB_API_TOKEN)" if os.environ.get("KB_API_TOKEN") else "no token"
     typer.echo(f"kb: serving http://{shown}:{bound} (database content {version['content']}, {workers} worker"
                f"{'s' if workers > 1 else ''}, {auth}); Ctrl-C stops", err=False)
+    def interrupt(signum, frame):  # SIGTERM before uvicorn takes the signals (and when it re-raises them)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
     try:
         if workers > 1:
             Multiprocess(config, sockets=[sock]).run()

@@ -338,3 +338,12 @@ def test_every_endpoint_is_documented(api):
     for path, operations in api.get("/openapi.json").json()["paths"].items():
         for method in operations:
             assert f"`{method.upper()} {path}" in doc, f"{method.upper()} {path} is not in docs/api.md"
+
+
+def test_kb_markers_search_in_the_terminal(runner, built_db):
+    table = runner.invoke(app, ["markers", "--search", "interleukin", "--db", str(built_db), "--format", "csv"])
+    assert table.exit_code == 0 and table.stdout.splitlines()[0].startswith("match,score,id,name")
+    none = runner.invoke(app, ["markers", "--search", "zzzzqqq", "--db", str(built_db)])
+    assert none.exit_code == 1 and "no marker matches 'zzzzqqq'" in none.stderr
+    empty = runner.invoke(app, ["markers", "--search", " - ", "--db", str(built_db)])
+    assert empty.exit_code == 2 and "search: expected letters or digits" in empty.stderr

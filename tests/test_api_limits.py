@@ -75,6 +75,7 @@ def test_two_workers_serve_the_same_answers(built_db, tmp_path, api):
                 assert client.get(path).json() == api.get(path).json(), path
     finally:
         server.stop()
+    assert server.proc.returncode == 0 and "kb: stopped" in server.log.read_text()  # SIGTERM: a clean stop
 
 
 def test_a_slow_request_gets_a_503_problem_in_time():
