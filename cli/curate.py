@@ -19,7 +19,7 @@ curate_app = typer.Typer(add_completion=False, no_args_is_help=True,
 
 
 CANDIDATE_COLUMNS = ["source", "document", "start", "end", "markers", "sentence"]
-COVERAGE_COLUMNS = ["source", "sentences", "covered", "coverage"]
+COVERAGE_COLUMNS = ["source", "sentences", "covered", "dismissed", "open", "coverage"]
 
 
 @curate_app.command("validate")
@@ -54,10 +54,11 @@ def validate(file: Path = typer.Argument(..., help="A curation file (curation/<s
 @handled
 def candidates(source: Optional[str] = typer.Argument(None, help="Source id (default: every source)."),
                db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
-    """Sentences that mention a marker with a number or a comparative word and that no evidence link covers.
+    """Open sentences: they mention a marker with a number or a comparative word, and neither an evidence
+    link covers them nor a dismissal of the curation file.
 
-    Also reports coverage per source: covered marker sentences / all marker sentences. Exits 0 whether or
-    not candidates remain.
+    Also reports per source the marker sentences covered, dismissed and open, and coverage = (covered +
+    dismissed) / all. Exits 0 whether or not candidates remain.
     """
     from kb.curate.candidates import candidates as run
 
@@ -67,11 +68,12 @@ def candidates(source: Optional[str] = typer.Argument(None, help="Source id (def
         typer.echo(dumps(result))
         return
     rows = [[c["source"], c["document"], c["start"], c["end"], c["markers"], c["sentence"]] for c in result["candidates"]]
-    coverage = [[c["source"], c["sentences"], c["covered"], c["coverage"]] for c in result["coverage"]]
+    coverage = [[c[k] for k in COVERAGE_COLUMNS] for c in result["coverage"]]
     if fmt == "csv":
         echo(table(CANDIDATE_COLUMNS, rows, fmt))
         for c in result["coverage"]:
-            echo(f"kb: coverage {c['source']}: {c['covered']}/{c['sentences']} marker sentences", err=True)
+            echo(f"kb: coverage {c['source']}: {c['covered']} covered, {c['dismissed']} dismissed, {c['open']} open "
+                       f"of {c['sentences']} marker sentences", err=True)
         return
     echo(table(COVERAGE_COLUMNS, coverage, fmt))
     echo("")

@@ -44,16 +44,17 @@ def _schema() -> int:
     return SCHEMA_VERSION
 
 
-EVIDENCE_COLUMNS = ["id", "marker", "type", "direction", "disease", "therapy", "timepoint", "rule", "effect", "n", "level", "ref"]
+EVIDENCE_COLUMNS = ["id", "marker", "type", "direction", "context", "disease", "therapy", "timepoint", "rule", "effect",
+                    "n", "level", "ref"]
 
 
 def evidence_rows(items: list[dict]) -> list[list]:
     from kb.core.text import effect_text, rule_text
 
-    return [[e["id"], e["marker"], e["evidence_type"], e["direction"],
-             e["disease"] + (" (broader)" if e.get("disease_match") == "broader" else ""), e["therapy"], e["timepoint"],
-             rule_text(e["rule"]), effect_text(e["effect"]), e["n_patients"], e["level"], e["cited_reference"]]
-            for e in items]
+    return [[e["id"], e["marker"], e["evidence_type"], e["direction"], e["context"],
+             (e["disease"] or "") + (" (broader)" if e.get("disease_match") == "broader" else ""), e["therapy"],
+             e["timepoint"], rule_text(e["rule"]), effect_text(e["effect"]), e["n_patients"], e["level"],
+             e["cited_reference"]] for e in items]
 
 
 @app.command()
@@ -65,6 +66,7 @@ def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or
           direction: Optional[str] = typer.Option(None, "--direction", help="unfavorable | favorable | mixed | none"),
           evidence_type: Optional[str] = typer.Option(None, "--type", help="predictive | prognostic | ... | mechanistic"),
           status: str = typer.Option("accepted", "--status", help="accepted (default) | submitted | rejected | all"),
+          context: Optional[str] = typer.Option(None, "--context", help="clinical | preclinical | background (default: all)"),
           db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
     """Evidence items for a marker, strongest first (level, then number of patients)."""
     from kb import query as q
@@ -72,7 +74,8 @@ def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or
     fmt = output_format(fmt)
     if broader and not disease:
         fail("--broader: needs --disease (it widens a disease filter to the disease's ancestors)")
-    result = q.evidence(marker, disease, therapy, direction, evidence_type, status, broader=broader, db=db)
+    result = q.evidence(marker, disease, therapy, direction, evidence_type, status, broader=broader, context=context,
+                        db=db)
     resolved = result["query"]["resolved"]
     if resolved["how"] == "fuzzy":
         echo(f"kb: {marker!r} resolved to {resolved['name']} (via {resolved['alias']!r}, score {resolved['score']})", err=True)
@@ -111,22 +114,22 @@ def sources(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
 
     fmt = output_format(fmt)
     result = q.sources(db=db)
-    emit(result, fmt, ["id", "kind", "year", "journal", "doi", "documents", "n_evidence", "title"],
-         [[s["id"], s["kind"], s["year"], s["journal"], s["doi"], [d["path"] for d in s["documents"]], s["n_evidence"],
-           s["title"]] for s in result["sources"]])
+    emit(result, fmt, ["id", "kind", "year", "journal", "doi", "license", "documents", "n_evidence", "cited_works", "title"],
+         [[s["id"], s["kind"], s["year"], s["journal"], s["doi"], s["license"], [d["path"] for d in s["documents"]],
+           s["n_evidence"], s["n_cited_works"], s["title"]] for s in result["sources"]])
 
 
 @app.command()
 @handled
 def show(evidence_id: str = typer.Argument(..., help="Evidence id (see `kb query`)."),
-         context: int = typer.Option(200, "--context", help="Characters of document text around each quote."),
+         window: int = typer.Option(200, "--window", help="Characters of document text shown around each quote."),
          db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
     """One evidence item and each quote in its document, highlighted, with the text around it."""
     from kb import query as q
     from kb.core.text import show_text
 
     fmt = output_format(fmt)
-    result = q.show(evidence_id, context, db=db)
+    result = q.show(evidence_id, window, db=db)
     if fmt == "json":
         typer.echo(dumps(result))
     else:
@@ -136,7 +139,7 @@ def show(evidence_id: str = typer.Argument(..., help="Evidence id (see `kb query
 @app.command()
 @handled
 def check(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
-    """Re-verify every evidence link against its document text and every document against its sha256."""
+    """Re-verify every stored span (evidence, cited works, dismissals, licences, PAM) and every document's sha256."""
     from kb.curate.check import check as run
     from kb.query.database import connect
     from kb.core.paths import bundled_seeds
@@ -149,12 +152,14 @@ def check(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
         for problem in report.problems:
             echo(f"MISMATCH {problem}")
         echo(f"{'ok' if report.ok else 'FAILED'}: {report.documents} documents, {report.links} evidence links, "
-                   f"{report.pam_links} model links, {len(report.problems)} problems")
+             f"{report.cited_work_links} reference-list spans, {report.dismissals} dismissals, "
+             f"{report.licences} licence sentences, {report.pam_links} model links, {len(report.problems)} problems")
     if not report.ok:
         raise typer.Exit(1)
 
 
 from cli.curate import curate_app  # noqa: E402  (sub-apps and commands defined in their own modules)
+from cli.diff import diff  # noqa: E402
 from cli.export import export  # noqa: E402
 from cli.evaluate import evaluate  # noqa: E402
 from cli.pam import pam_app  # noqa: E402
@@ -162,6 +167,7 @@ from cli.score import score  # noqa: E402
 from cli.serve import serve  # noqa: E402
 
 app.add_typer(curate_app, name="curate")
+app.command("diff")(diff)
 app.command("export")(export)
 app.command(name="evaluate")(evaluate)
 app.add_typer(pam_app, name="pam")

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest import cited_works, spans
 from ingest.curation import Curated, Texts, curation_paths, load_curation
 from ingest.dictionary import Dictionary, load_markers, load_vocabulary
 from ingest.manifest import load_manifest
@@ -39,15 +40,19 @@ def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
     load_vocabulary(seeds, dictionary)
     load_markers(seeds, dictionary)
     texts = Texts(documents)
+    _licence_spans(manifest_file, manifest, sources, texts)
+    cited = cited_works.load(manifest_file, manifest, documents, texts)
     source_ids = {s.id for s in sources}
     curated = Curated()
     seen: dict[str, str] = {}
     paths = [only] if only is not None else curation_paths(seeds)
     for path in paths:
         display = f"{CURATION_DIR}/{path.name}" if path.parent.resolve() == (seeds / CURATION_DIR).resolve() else str(path)
-        part = load_curation(path, display, dictionary, texts, source_ids, seen)
+        part = load_curation(path, display, dictionary, texts, source_ids, seen, cited)
         curated.evidence.extend(part.evidence)
         curated.links.extend(part.links)
+        curated.citations.extend(part.citations)
+        curated.dismissals.extend(part.dismissals)
 
     # Stored in marker order, links in evidence order: one marker's rows share storage blocks.
     curated.evidence.sort(key=lambda e: (e.marker_id, e.id))
@@ -69,10 +74,29 @@ def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
     bundle = Bundle(content=content_hash(seeds))
     bundle.groups = {
         "source": sources, "document": documents, "marker": dictionary.markers,
-        "marker_alias": dictionary.aliases, "marker_code": dictionary.codes, "term": dictionary.terms, "term_alias": dictionary.term_aliases,
-        "evidence": curated.evidence, "evidence_link": curated.links, "pam_model": models, "pam_gene": genes,
+        "marker_alias": dictionary.aliases, "marker_code": dictionary.codes, "term": dictionary.terms,
+        "term_alias": dictionary.term_aliases, "cited_work": cited.works, "cited_work_link": cited.links,
+        "evidence": curated.evidence, "evidence_link": curated.links, "evidence_citation": curated.citations,
+        "dismissal": curated.dismissals, "pam_model": models, "pam_gene": genes,
     }
     return bundle
+
+
+def _licence_spans(located, manifest, sources, texts: Texts) -> None:
+    """A licence is recorded only with the sentence of the text that states it, stored as its exact span."""
+    by_id = {s.id: s for s in sources}
+    for si, spec in enumerate(manifest.sources):
+        if not spec.license_quote:
+            continue
+        for doc in texts.of_source(spec.id):
+            span = spans.find(spec.license_quote, texts.folded(doc), doc.text)
+            if span is not None:
+                row = by_id[spec.id]
+                row.license_document_id, row.license_start, row.license_end = doc.id, span.start, span.end
+                row.license_quote = doc.text[span.start:span.end]
+                break
+        else:
+            raise located.error(("sources", si, "license_quote"), f"the licence quote is not in any rendition of {spec.id}")
 
 
 def derive_read_model(con) -> None:

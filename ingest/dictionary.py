@@ -13,6 +13,9 @@ import json
 from schemas.tables import Marker, MarkerAlias, MarkerCode, Term, TermAlias
 
 
+EXACT_ONLY_LENGTH = 3  # normalised characters: 'LD', 'DS', 'CRS' are too short to be fuzzy targets
+
+
 @dataclass
 class Dictionary:
     markers: list[Marker] = field(default_factory=list)
@@ -23,6 +26,10 @@ class Dictionary:
 
     def marker_ids(self) -> set[str]:
         return {m.id for m in self.markers}
+
+    @property
+    def marker_units(self) -> dict[str, str | None]:
+        return {m.id: m.unit for m in self.markers}
 
     def term(self, vocabulary: str, spelling: str) -> Term | None:
         key = norm(spelling)
@@ -45,7 +52,7 @@ def load_markers(seeds: Path, dictionary: Dictionary) -> None:
         for mi, m in enumerate(parsed.markers):
             if m.id in dictionary.marker_ids():
                 raise located.error(("markers", mi, "id"), f"duplicate marker id {m.id!r}")
-            dictionary.markers.append(Marker(**m.model_dump(exclude={"aliases", "loinc_alt"})))
+            dictionary.markers.append(Marker(**m.model_dump(exclude={"aliases", "loinc_alt", "exact_aliases"})))
             for i, code in enumerate([m.loinc, *m.loinc_alt] if m.loinc else []):
                 if code in loinc_owner and loinc_owner[code][0] != m.id:
                     raise located.error(("markers", mi, "loinc" if i == 0 else "loinc_alt"),
@@ -54,7 +61,8 @@ def load_markers(seeds: Path, dictionary: Dictionary) -> None:
                 dictionary.codes.append(MarkerCode(system="LOINC", code=code, marker_id=m.id, primary_code=i == 0))
             if m.hgnc_id:  # several markers may concern one gene (CD19 mutation, CD19 expression, ...)
                 dictionary.codes.append(MarkerCode(system="HGNC", code=m.hgnc_id, marker_id=m.id, primary_code=True))
-            spellings = dict.fromkeys([m.name, m.id, *m.aliases])
+            exact = {norm(a) for a in m.exact_aliases}
+            spellings = dict.fromkeys([m.name, m.id, *m.aliases, *m.exact_aliases])
             for ai, spelling in enumerate(spellings):
                 key = norm(spelling)
                 where = f"{display}:{located.line('markers', mi, 'aliases', max(ai - 2, 0))}"
@@ -65,7 +73,8 @@ def load_markers(seeds: Path, dictionary: Dictionary) -> None:
                     raise located.error(("markers", mi, "aliases"),
                                         f"alias {spelling!r} of {m.id!r} is also a spelling of {other!r} ({other_where})")
                 owner[key] = (m.id, where)
-                dictionary.aliases.append(MarkerAlias(marker_id=m.id, alias=spelling, norm=key))
+                dictionary.aliases.append(MarkerAlias(marker_id=m.id, alias=spelling, norm=key,
+                                                      exact_only=key in exact or len(key) <= EXACT_ONLY_LENGTH))
 
 
 def load_vocabulary(seeds: Path, dictionary: Dictionary) -> None:
@@ -98,12 +107,30 @@ def load_vocabulary(seeds: Path, dictionary: Dictionary) -> None:
                     dictionary.term_aliases.append(TermAlias(vocabulary=vocabulary, norm=key, name=name))
     diseases = set(dictionary.term_names("disease"))
     code_owner: dict[str, str] = {}
+    parents = {d.name: d.parents for d in vocab.diseases}
     for i, d in enumerate(vocab.diseases):
         for parent in d.parents:
             if parent not in diseases:
                 raise located.error(("diseases", i, "parent"), f"unknown parent disease {parent!r}")
+        cycle = _cycle(d.name, parents)
+        if cycle:  # every line of ancestors must end at a root, or ancestry (and applicability) never ends
+            raise located.error(("diseases", i, "parent"), f"the disease hierarchy has a cycle: {' -> '.join(cycle)}")
         for field_name, codes in (("doid", [d.doid]), ("ncit", [d.ncit]), ("icd10", d.icd10)):
             for code in filter(None, codes):
                 if code in code_owner:
                     raise located.error(("diseases", i, field_name), f"{code} names both {code_owner[code]!r} and {d.name!r}")
                 code_owner[code] = d.name
+
+
+def _cycle(start: str, parents: dict[str, list[str]]) -> list[str] | None:
+    """A path start -> ... -> start through the parent links, or None (depth-first, each term once)."""
+    stack, done = [(start, [start])], set()
+    while stack:
+        node, path = stack.pop()
+        for parent in parents.get(node, []):
+            if parent == start:
+                return path + [parent]
+            if parent not in done:
+                done.add(parent)
+                stack.append((parent, path + [parent]))
+    return None

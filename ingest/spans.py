@@ -72,16 +72,33 @@ class Span:
 
 def find(quote: str, doc: Folded, original: str) -> Span | None:
     """The first span of `original` (folded as `doc`) that states `quote`, or None."""
+    found = find_all(quote, doc, original, limit=1)
+    return found[0] if found else None
+
+
+def find_all(quote: str, doc: Folded, original: str, limit: int | None = None) -> list[Span]:
+    """Every non-overlapping span of `original` that states `quote`, in text order (at most `limit`).
+
+    An exact (folded) match anywhere wins over matches that skip page furniture: the gapped search
+    runs only when the quote is nowhere stated without interruption."""
     q = fold(quote).text
     if not q:
-        return None
+        return []
+    spans: list[Span] = []
     pos = doc.text.find(q)
-    if pos >= 0:
-        return Span(doc.index[pos], doc.index[pos + len(q) - 1] + 1, 0)
-    pieces = _gapped(q, 0, doc, original, 0, len(doc.text), MAX_GAPS)
-    if pieces is None:
-        return None
-    return Span(doc.index[pieces[0][0]], doc.index[pieces[-1][1] - 1] + 1, len(pieces) - 1)
+    while pos >= 0 and (limit is None or len(spans) < limit):
+        spans.append(Span(doc.index[pos], doc.index[pos + len(q) - 1] + 1, 0))
+        pos = doc.text.find(q, pos + len(q))
+    if spans:
+        return spans
+    lo = 0
+    while limit is None or len(spans) < limit:
+        pieces = _gapped(q, 0, doc, original, lo, len(doc.text), MAX_GAPS)
+        if pieces is None:
+            break
+        spans.append(Span(doc.index[pieces[0][0]], doc.index[pieces[-1][1] - 1] + 1, len(pieces) - 1))
+        lo = pieces[-1][1]
+    return spans
 
 
 def _longest_prefix(q: str, qi: int, hay: str, lo: int, hi: int) -> int:

@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal, Optional, Union
+from typing import Annotated, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
 
 from schemas.codes import check_format
 from schemas.numbers import FiniteNumber, finite_float
 from schemas.enums import (
-    DIRECTIONS, DOCUMENT_FORMATS, EFFECT_MEASURES, EVIDENCE_TYPES, LEVELS, MARKER_KINDS, RULE_OPERATORS,
-    RULE_REFERENCES, SOURCE_KINDS, STATUSES, TIMEPOINT_PHASES,
+    CONTEXTS, DIRECTIONS, DOCUMENT_FORMATS, EFFECT_MEASURES, EVIDENCE_TYPES, LEVELS, MARKER_KINDS,
+    REFERENCE_STYLES, RULE_OPERATORS, RULE_REFERENCES, SOURCE_KINDS, STATUSES, TIMEPOINT_PHASES,
 )
 
 SLUG = re.compile(r"\A[a-z0-9][a-z0-9._-]*\Z")  # \Z, not $: "$" also matches before a final newline
 Number = FiniteNumber  # finite and bounded (schemas.numbers): .nan, .inf and 1e400 are refused
 MAX_PATIENTS = 10_000_000  # no study enrols more; also keeps n within the INTEGER column
+Count = Annotated[StrictInt, Field(ge=0, le=MAX_PATIENTS)]  # a count of patients: 12.5 or "12" is a typo
 
 
 def _literal(values: tuple[str, ...]):
@@ -77,7 +78,7 @@ class Group(Strict):
     """One arm of a comparison: its label, size and the value the text reports for it."""
 
     label: str
-    n: Optional[int] = Field(default=None, ge=0, le=MAX_PATIENTS)
+    n: Optional[Count] = None
     value: Optional[Number] = None
     unit: Optional[str] = None
     what: Optional[str] = None
@@ -101,26 +102,52 @@ class Effect(Strict):
 
 # ---- evidence ------------------------------------------------------------------------------------
 
+MIN_QUOTE = 12  # characters: anything shorter matches too many places to identify a claim
+
+
+def _quote_text(text: str) -> str:
+    if len(text.strip()) < MIN_QUOTE:
+        raise ValueError(f"a quote must be at least {MIN_QUOTE} characters of the source text, got {text!r}")
+    return text
+
+
+class Quote(Strict):
+    """A quote that the text states more than once, with the occurrence (1 = first) the item means."""
+
+    text: Annotated[str, AfterValidator(_quote_text)]
+    occurrence: Annotated[StrictInt, Field(ge=1)]
+
+
+QuoteIn = Union[Annotated[str, AfterValidator(_quote_text)], Quote]
+
+
+def quote_parts(quote: QuoteIn) -> tuple[str, int | None]:
+    """(text, occurrence or None) of a quote written either way."""
+    return (quote.text, quote.occurrence) if isinstance(quote, Quote) else (quote, None)
+
+
 class EvidenceIn(Strict):
     id: str
     marker: str
     evidence_type: _literal(EVIDENCE_TYPES)
-    direction: _literal(DIRECTIONS)
-    disease: str
-    therapy: str
+    direction: Optional[_literal(DIRECTIONS)] = None  # only when the text gives one
+    context: _literal(CONTEXTS)
+    disease: Optional[str] = None  # only when the text names one for this claim
+    therapy: Optional[str] = None
     timepoint: str = "unspecified"
     specimen: Optional[str] = None
     outcome: str
     rule: Optional[Rule] = None
     effect: Optional[Effect] = None
-    n_patients: Optional[int] = Field(default=None, ge=1, le=MAX_PATIENTS)
+    n_patients: Optional[Annotated[StrictInt, Field(ge=1, le=MAX_PATIENTS)]] = None
     level: _literal(LEVELS)
     cited_reference: Optional[str] = None
     statement: str
+    note: Optional[str] = None  # where statements of the paper disagree, or a reading needs explaining
     status: _literal(STATUSES) = "accepted"
     curator: Optional[str] = None
     curated_at: Optional[dt.date] = None
-    quotes: list[str] = Field(min_length=1)
+    quotes: list[QuoteIn] = Field(min_length=1)
 
     _id = field_validator("id")(_slug)
 
@@ -129,13 +156,13 @@ class EvidenceIn(Strict):
     def _ref_text(cls, value):
         return None if value is None else str(value)
 
-    @field_validator("quotes")
-    @classmethod
-    def _quotes_nonblank(cls, value: list[str]) -> list[str]:
-        for quote in value:
-            if len(quote.strip()) < 12:
-                raise ValueError(f"a quote must be at least 12 characters of the source text, got {quote!r}")
-        return value
+
+class Dismissal(Strict):
+    """A candidate sentence a curator has read and decided holds no evidence item, and why."""
+
+    quote: Annotated[str, AfterValidator(_quote_text)]
+    occurrence: Optional[Annotated[StrictInt, Field(ge=1)]] = None
+    reason: str = Field(min_length=8)
 
 
 class CurationFile(Strict):
@@ -143,6 +170,7 @@ class CurationFile(Strict):
     curator: str
     curated_at: dt.date
     evidence: list[EvidenceIn] = Field(default_factory=list)
+    dismissed: list[Dismissal] = Field(default_factory=list)
 
 
 # ---- markers and vocabularies --------------------------------------------------------------------
@@ -170,6 +198,10 @@ class MarkerIn(Strict):
     hgnc_id: Optional[str] = None
     description: Optional[str] = None
     aliases: list[str] = Field(default_factory=list)
+    # Spellings that resolve only when typed exactly (case and punctuation folded), never as a fuzzy
+    # target: common words ("lymphocytes") that would otherwise attract every near spelling. Aliases of
+    # three characters or fewer are exact-only without being listed.
+    exact_aliases: list[str] = Field(default_factory=list)
 
     _id = field_validator("id")(_slug)
     _loinc = field_validator("loinc", "loinc_alt")(_code("LOINC"))
@@ -234,11 +266,21 @@ class VocabularyFile(Strict):
 
 # ---- manifest ------------------------------------------------------------------------------------
 
+class ReferenceListIn(Strict):
+    """Where a rendition prints its numbered reference list, so it can be parsed into cited works."""
+
+    start: str  # a quote of the text where the list begins (a heading, or the first entry)
+    end: Optional[str] = None  # a quote where it ends (default: the end of the text)
+    style: _literal(REFERENCE_STYLES)
+    complete: bool = True  # false when the text holds only part of the list (a truncated extraction)
+
+
 class DocumentIn(Strict):
     path: str
     original_name: Optional[str] = None
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
     format: _literal(DOCUMENT_FORMATS)
+    references: Optional[ReferenceListIn] = None
 
 
 class PamModelIn(Strict):
@@ -267,11 +309,18 @@ class SourceIn(Strict):
     pmid: Optional[str] = None
     kind: _literal(SOURCE_KINDS)
     license: Optional[str] = None
+    license_quote: Optional[str] = None  # the sentence of the text that states the licence (verified)
     note: Optional[str] = None
     documents: list[DocumentIn] = Field(min_length=1)
     pam_models: list[PamModelIn] = Field(default_factory=list)
 
     _id = field_validator("id")(_slug)
+
+    @model_validator(mode="after")
+    def _license_stated(self) -> "SourceIn":
+        if self.license and not self.license_quote:
+            raise ValueError("a licence needs license_quote: the sentence of the text that states it")
+        return self
 
     @field_validator("pmid", mode="before")
     @classmethod

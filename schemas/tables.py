@@ -28,6 +28,11 @@ class Source(SQLModel, table=True):
     pmid: Optional[str] = None
     kind: str
     license: Optional[str] = None
+    # the sentence of the text that states the licence, as an exact span (NULL when the text states none)
+    license_document_id: Optional[str] = None
+    license_start: Optional[int] = None
+    license_end: Optional[int] = None
+    license_quote: Optional[str] = None
     note: Optional[str] = None
 
 
@@ -71,6 +76,7 @@ class MarkerAlias(SQLModel, table=True):
     marker_id: str = Field(primary_key=True, foreign_key="marker.id")
     alias: str = Field(primary_key=True)
     norm: str = Field(index=True)  # kb.core.normalize.norm(alias): the key of the second resolution step
+    exact_only: bool = False  # never a fuzzy target: short (<= 3 characters) or a common word
 
 
 class Term(SQLModel, table=True):
@@ -103,10 +109,11 @@ class Evidence(SQLModel, table=True):
     source_id: str = Field(foreign_key="source.id")
     marker_id: str = Field(foreign_key="marker.id", index=True)  # the query path's main filter
     evidence_type: str
-    direction: str
-    disease: str
-    therapy: str
-    therapy_class: str
+    direction: Optional[str] = None  # NULL: the text gives no direction
+    context: str  # clinical | preclinical | background
+    disease: Optional[str] = None  # NULL: the text names no disease for this claim
+    therapy: Optional[str] = None
+    therapy_class: Optional[str] = None
     timepoint: str
     specimen: Optional[str] = None
     outcome: str
@@ -128,6 +135,7 @@ class Evidence(SQLModel, table=True):
     level: str
     cited_reference: Optional[str] = None
     statement: str
+    note: Optional[str] = None
     status: str
     curator: str
     curated_at: dt.date
@@ -145,6 +153,63 @@ class EvidenceLink(SQLModel, table=True):
     # Copied from the evidence item so a marker's links are found by the same filter and storage order as
     # its evidence (a join to evidence costs a scan of every link; see benchmarks/run.py, section query).
     marker_id: str = Field(foreign_key="marker.id", index=True)
+
+
+class CitedWork(SQLModel, table=True):
+    """One entry of a source's numbered reference list, parsed from the text: every field is a piece of
+    the entry as printed (NULL when the entry does not give it); `text` is the whole entry."""
+
+    __tablename__ = "cited_work"
+    id: str = Field(primary_key=True)  # <source id>-ref<number>
+    source_id: str = Field(foreign_key="source.id")
+    number: int
+    authors: Optional[str] = None  # as written, e.g. "Nastoupil LJ, Jain MD, Feng L, et al."
+    short_authors: Optional[str] = None  # "Nastoupil et al.", "Haas Bueno and Recamonde-Mendoza"
+    title: Optional[str] = None
+    journal: Optional[str] = None
+    year: Optional[int] = None
+    volume: Optional[str] = None
+    issue: Optional[str] = None
+    pages: Optional[str] = None
+    doi: Optional[str] = None
+    pmid: Optional[str] = None
+    partial: bool = False  # the beginning of the entry is not in the text
+    text: str
+
+
+class CitedWorkLink(SQLModel, table=True):
+    """The span(s) of a cited work's entry; an entry interrupted by page furniture has several."""
+
+    __tablename__ = "cited_work_link"
+    cited_work_id: str = Field(primary_key=True, foreign_key="cited_work.id")
+    document_id: str = Field(primary_key=True, foreign_key="document.id")
+    start: int = Field(primary_key=True)
+    end: int
+    quote: str
+
+
+class EvidenceCitation(SQLModel, table=True):
+    """The studies an evidence item reports, by their number in the source's reference list."""
+
+    __tablename__ = "evidence_citation"
+    evidence_id: str = Field(primary_key=True, foreign_key="evidence.id")
+    number: int = Field(primary_key=True)
+    position: int  # order in cited_reference
+    cited_work_id: Optional[str] = Field(default=None, foreign_key="cited_work.id")  # NULL: not in the text's list
+
+
+class Dismissal(SQLModel, table=True):
+    """A candidate sentence a curator read and dismissed (no evidence item), with the reason."""
+
+    __tablename__ = "dismissal"
+    source_id: str = Field(primary_key=True, foreign_key="source.id")
+    document_id: str = Field(primary_key=True, foreign_key="document.id")
+    start: int = Field(primary_key=True)
+    end: int
+    quote: str
+    reason: str
+    curation_file: str
+    curation_line: int
 
 
 class MarkerEvidence(SQLModel, table=True):

@@ -150,11 +150,38 @@ def test_json_contract(con, runner, built_db, tmp_path):
                 "n_patients", "links"} <= set(f)
         assert f["observed"]["value"] == 410 and f["observed"]["unit"] == "U/L"
         assert f["links"] and all({"document", "start", "end", "quote"} <= set(link) for link in f["links"])
-    order = [(["direct", "extrapolated", "not_applicable"].index(f["applicability"]["level"]), "ABCDE".index(f["level"]),
+    order = [(["clinical", "preclinical", "background"].index(f["context"]),
+              ["direct", "extrapolated", "not_applicable"].index(f["applicability"]["level"]), "ABCDE".index(f["level"]),
               -(f["n_patients"] or 0)) for f in out["findings"]]
     assert order == sorted(order)
     s = out["summary"]
     assert s["n_findings"] == len(out["findings"]) == sum(s["by_verdict"].values()) == sum(s["by_applicability"].values())
+    assert sum(s["by_context"].values()) == s["n_findings"] and s["by_context"]["background"] >= 1
+
+
+def test_preclinical_and_background_findings_give_no_verdict(con, runner, built_db, tmp_path):
+    """Evidence not learned from patients is shown, with its context, but never decides anything for one."""
+    ldh = evaluate(record(observations=[obs("LDH", 410, "U/L", 250)]), con=con)
+    background = [f for f in ldh["findings"] if f["context"] == "background"]
+    assert {f["evidence_id"] for f in background} >= {"cart19-ball-cases-ldh-tls", "shao2022-ldh-immunosuppressive-tme"}
+    assert all(f["verdict"] == "indeterminate" and "background statement" in f["verdict_reason"] for f in background)
+    # a preclinical item whose rule the patient meets: the rule is read, the verdict withheld
+    cd19 = evaluate(record(disease="B-ALL", therapy="blinatumomab", timepoint="at relapse",
+                           observations=[obs("CD19 mutation", "mutated")]), con=con)
+    (cells,) = [f for f in cd19["findings"] if f["evidence_id"] == "blina-ball-2021-cd19-mutation-functional"]
+    assert cells["context"] == "preclinical" and cells["rule_met"] is True
+    assert cells["verdict"] == "indeterminate" and "preclinical evidence" in cells["verdict_reason"]
+    assert "no patient verdict" in cells["explanation"]
+    clinical = [f for f in cd19["findings"] if f["context"] == "clinical" and f["applicability"]["level"] == "direct"]
+    assert clinical and all(f["verdict"] == "unfavorable" for f in clinical if f["rule"])
+    # the reports put them under a heading of their own, after the clinical findings
+    path = write(tmp_path, record(observations=[obs("LDH", 410, "U/L", 250)]))
+    md = invoke(runner, built_db, path, "-f", "md").stdout
+    heading = md.index("## Preclinical and background evidence")
+    assert md.index("## Findings") < md.index("xu2023-ldh-cr12-nastoupil") < heading < md.index("cart19-ball-cases-ldh-tls")
+    table = invoke(runner, built_db, path, "-f", "table").stdout
+    assert table.index("xu2023-ldh-cr12-nastoupil") < table.index("Preclinical and background evidence") \
+        < table.index("cart19-ball-cases-ldh-tls")
 
 
 # ---- LBCL: LDH, TMTV, TP53 above and below their rules ---------------------------------------------
@@ -199,7 +226,7 @@ def test_ldh_without_uln_is_indeterminate(rules_for):
 
 @pytest.mark.parametrize("above", [True, False])
 def test_tmtv_above_and_below_in_any_volume_unit(rules_for, above):
-    from kb.evaluate.units import convert
+    from kb.core.units import convert
 
     db, items = rules_for("tmtv", True, TMTV_RULE, disease="DLBCL", timepoint="baseline")
     for item in items:
@@ -262,9 +289,9 @@ def test_blinatumomab_cd19_ex2part(rules_for, value, unit, met):
 # ---- applicability ----------------------------------------------------------------------------------
 
 def _ev(disease, therapy, timepoint, therapy_class=None) -> dict:
-    classes = {"blinatumomab": "blinatumomab"}
-    return {"disease": disease, "therapy": therapy, "therapy_class": therapy_class or classes.get(therapy, "CD19 CAR-T"),
-            "timepoint": timepoint}
+    classes = {"blinatumomab": "blinatumomab", None: None}
+    return {"disease": disease, "therapy": therapy,
+            "therapy_class": therapy_class or classes.get(therapy, "CD19 CAR-T"), "timepoint": timepoint}
 
 
 @pytest.mark.parametrize("patient, evidence, level, words", [
@@ -277,6 +304,10 @@ def _ev(disease, therapy, timepoint, therapy_class=None) -> dict:
     (("DLBCL", "axi-cel", "baseline"), ("B-cell malignancy", "CD19 CAR-T unspecified", "peak expansion"), "not_applicable", ["after infusion"]),
     (("DLBCL", "axi-cel", "at conditioning"), ("DLBCL", "CD19 CAR-T unspecified", "day 28"), "not_applicable", ["after infusion", "day 28"]),
     (("DLBCL", "axi-cel", "day 28"), ("DLBCL", "axi-cel", "baseline"), "not_applicable", ["before treatment"]),
+    # the text names no disease or no therapy: never direct
+    (("DLBCL", "axi-cel", "baseline"), (None, "CD19 CAR-T unspecified", "baseline"), "extrapolated", ["names no disease"]),
+    (("B-ALL", "tisa-cel", "baseline"), ("B-ALL", None, "baseline"), "extrapolated", ["names no therapy"]),
+    (("B-ALL", "tisa-cel", "baseline"), (None, None, "unspecified"), "extrapolated", ["no disease", "no therapy"]),
 ])
 def test_applicability_levels(con, patient, evidence, level, words):
     pops = Populations(con)

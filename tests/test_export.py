@@ -51,6 +51,12 @@ def test_csv(runner, built_db, n_items):
         assert isinstance(links, list)
         assert all({"document", "sha256", "start", "end", "quote"} <= set(link) for link in links)
         assert row["status"] in {"accepted", "submitted", "rejected"}
+        assert row["context"] in {"clinical", "preclinical", "background"}
+        assert all({"number", "citation", "title", "doi", "pmid"} == set(w) for w in json.loads(row["cited_works"]))
+    by_id = {row["id"]: row for row in rows}
+    assert json.loads(by_id["xu2023-ldh-cr12-nastoupil"]["cited_works"])[0]["citation"].startswith("Nastoupil et al., 2020")
+    assert by_id["xu2023-ldh-cr12-nastoupil"]["source_license"] == "CC BY 4.0"
+    assert by_id["shao2022-bm-t-cell-activation-genes-cr"]["note"].startswith("The legend of Figure 2 counts 360 DEGs")
 
 
 def test_parquet(runner, built_db, n_items, tmp_path):
@@ -77,16 +83,25 @@ def test_civic_tsv(runner, built_db, n_items):
     for row in rows:
         e = items[row["evidence_id"]]
         assert row["marker"] == e["marker"] and row["evidence_status"] == e["status"]
-        assert row["evidence_direction"] == ("Does Not Support" if e["direction"] == "none" else "Supports")
+        assert row["evidence_direction"] == {"none": "Does Not Support", None: ""}.get(e["direction"], "Supports")
         assert row["significance"] == significance(e["evidence_type"], e["direction"])
         assert row["rating"] == ""
         if e["disease"] == "B-ALL":
             assert row["doid"] == "0080638"
-        if e["source"]["id"] == "shao2022":
+        works = e["cited_works"]
+        if len(works) == 1 and works[0]["doi"]:  # the primary study, where its entry gives a DOI
+            assert (row["citation_id"], row["source_type"], row["citation"]) == (works[0]["doi"], "DOI", works[0]["citation"])
+            continue
+        if e["source"]["id"] == "shao2022":  # its reference entries print no DOI: the paper itself
             assert (row["citation_id"], row["source_type"]) == ("10.1038/s41598-022-06830-3", "DOI")
             assert row["citation"].startswith("Shao et al., 2022")
         if not e["source"]["doi"]:
             assert row["citation_id"] == "" and row["source_type"] in ("", "PubMed")
+    tmtv = next(r for r in rows if r["evidence_id"] == "xu2023-tmtv-early-progression")
+    assert (tmtv["citation_id"], tmtv["citation"]) == ("10.1182/bloodadvances.2020003001",
+                                                       "Vercellino et al., 2020, Blood Adv (ref. 59 in xu2023)")
+    several = next(r for r in rows if r["evidence_id"] == "xu2023-ldh-pfs-os-nastoupil")  # refs 53 and 77: the review
+    assert several["citation_id"] == "10.3389/fimmu.2023.1110028"
 
 
 @pytest.mark.parametrize("evidence_type, direction, expected", [
@@ -127,7 +142,8 @@ def test_status_is_exported(runner, seeds_copy, tmp_path):
     """A submitted item is exported with its status by default, and left out with --status accepted."""
     doc = {"source": "shao2022", "curator": "test", "curated_at": "2026-11-22", "evidence": [{
         "id": "zz-submitted-item", "marker": "14-gene-signature", "evidence_type": "predictive",
-        "direction": "favorable", "disease": "B-ALL", "therapy": "CD19 CAR-T unspecified", "outcome": "complete response",
+        "direction": "favorable", "context": "clinical", "disease": "B-ALL", "therapy": "CD19 CAR-T unspecified",
+        "outcome": "complete response",
         "level": "B", "statement": "A submitted test item.", "status": "submitted",
         "quotes": ["Leave-one-out cross-validation method was used to evaluate the model performance"]}]}
     (seeds_copy / "curation" / "zz-test.yaml").write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")

@@ -12,9 +12,12 @@ from cli.main import app
 from kb import query
 from schemas.enums import SCHEMA_VERSION
 
-EVIDENCE_KEYS = {"id", "marker", "marker_id", "evidence_type", "direction", "disease", "therapy", "therapy_class",
-                 "timepoint", "specimen", "outcome", "rule", "effect", "n_patients", "level", "cited_reference",
-                 "statement", "status", "curator", "curated_at", "source", "links"}
+EVIDENCE_KEYS = {"id", "marker", "marker_id", "evidence_type", "direction", "context", "disease", "therapy",
+                 "therapy_class", "timepoint", "specimen", "outcome", "rule", "effect", "n_patients", "level",
+                 "cited_reference", "cited_works", "statement", "note", "status", "curator", "curated_at", "source",
+                 "links"}
+CITED_WORK_KEYS = {"number", "id", "in_text", "authors", "title", "journal", "year", "volume", "issue", "pages", "doi",
+                   "pmid", "partial", "citation"}
 
 
 def run_json(runner, db, *args):
@@ -33,7 +36,10 @@ def test_query_json_shape(runner, built_db):
     for item in out["evidence"]:
         assert set(item) == EVIDENCE_KEYS
         assert item["marker"] == "LDH" and item["marker_id"] == "ldh"
-        assert set(item["source"]) == {"id", "title", "doi", "year"}
+        assert set(item["source"]) == {"id", "title", "doi", "year", "license"}
+        assert item["context"] in ("clinical", "preclinical", "background")
+        for work in item["cited_works"]:
+            assert set(work) == CITED_WORK_KEYS
         assert item["links"], item["id"]
         for link in item["links"]:
             assert set(link) >= {"document", "sha256", "start", "end", "quote"}
@@ -148,17 +154,69 @@ def test_sources_json(runner, built_db):
     assert set(ids) == {"shao2022", "xu2023", "cart19-ball-cases", "blina-ball-2021"}
     assert len(ids["shao2022"]["documents"]) == 2
     assert ids["cart19-ball-cases"]["title"] is None and ids["cart19-ball-cases"]["doi"] is None  # not in the text
+    # a licence only with the sentence of the text that states it
+    assert ids["xu2023"]["license"] == "CC BY 4.0" and "Creative Commons Attribution" in ids["xu2023"]["license_link"]["quote"]
+    assert ids["blina-ball-2021"]["license"] is None and ids["blina-ball-2021"]["license_link"] is None
+    assert ids["xu2023"]["n_cited_works"] == 104 and ids["cart19-ball-cases"]["n_cited_works"] == 0
 
 
-def test_show_highlights_quote_with_context(runner, built_db):
+def test_show_highlights_quote_with_its_window(runner, built_db):
     item = run_json(runner, built_db, "query", "--marker", "TMTV")["evidence"][0]
     out = run_json(runner, built_db, "show", item["id"])["evidence"]
     for link in out["links"]:
-        assert len(link["before"]) <= 200 and len(link["after"]) <= 200
+        assert len(link["before"]) == 200 and len(link["after"]) <= 200
+    narrow = run_json(runner, built_db, "show", item["id"], "--window", "20")["evidence"]
+    assert all(len(link["before"]) == 20 for link in narrow["links"])
+    assert narrow["links"][0]["before"] == out["links"][0]["before"][-20:]
     text = runner.invoke(app, ["show", item["id"], "--db", str(built_db), "--format", "table"]).stdout
     assert f"»{out['links'][0]['quote']}«".split()[0] in text
+    assert "Vercellino et al., 2020, Blood Adv (ref. 59 in xu2023)" in text and "context" in text
+    old = runner.invoke(app, ["show", item["id"], "--context", "20", "--db", str(built_db)])
+    assert old.exit_code == 2 and "--context" in old.output  # renamed to --window (CHANGELOG)
     missing = runner.invoke(app, ["show", "no-such-item", "--db", str(built_db)])
     assert missing.exit_code == 1 and "nearest ids" in missing.stderr
+
+
+def test_context_filter(con, runner, built_db):
+    everything = query.evidence("LDH", con=con)["evidence"]
+    by_context = {c: query.evidence("LDH", context=c, con=con)["evidence"] for c in ("clinical", "background")}
+    assert by_context["clinical"] and by_context["background"]
+    assert sorted(i["id"] for i in everything) == sorted(i["id"] for items in by_context.values() for i in items)
+    assert all(i["context"] == "background" for i in by_context["background"])
+    # the TLS background statement names no population, and no direction the text does not give
+    tls = next(i for i in by_context["background"] if i["id"] == "cart19-ball-cases-ldh-tls")
+    assert tls["disease"] is None and tls["therapy"] is None and tls["direction"] is None and tls["level"] == "E"
+    out = run_json(runner, built_db, "query", "--marker", "LDH", "--context", "clinical")
+    assert [i["id"] for i in out["evidence"]] == [i["id"] for i in by_context["clinical"]]
+    bad = runner.invoke(app, ["query", "--marker", "LDH", "--context", "mice", "--db", str(built_db)])
+    assert bad.exit_code == 2 and "--context: expected one of clinical, preclinical, background" in bad.stderr
+
+
+def test_cited_works_of_an_item(con):
+    (item,) = [i for i in query.evidence("LDH", con=con)["evidence"] if i["id"] == "xu2023-ldh-cr12-nastoupil"]
+    (work,) = item["cited_works"]
+    assert work["citation"] == "Nastoupil et al., 2020, J Clin Oncol (ref. 53 in xu2023)"
+    assert work["doi"] == "10.1200/JCO.19.02104" and work["in_text"] and work["partial"] is False
+    # the blinatumomab text holds only the end of its reference list: ref 6 is partial, 5 is not in the text
+    (pdl1,) = [i for i in query.evidence("PD-L1", con=con)["evidence"] if i["id"] == "blina-ball-2021-pdl1-poor-response-cited"]
+    five, six = pdl1["cited_works"]
+    assert (five["number"], five["in_text"], five["id"]) == (5, False, None)
+    assert five["citation"] == "ref. 5 in blina-ball-2021: not in the text's reference list"
+    assert six["partial"] is True and six["authors"] is None and six["year"] == 2015
+    assert six["citation"] == "2015, J Hematol Oncol (ref. 6 in blina-ball-2021; the beginning of the entry is not in the text)"
+
+
+def test_cited_works_api(con):
+    works = query.cited_works("xu2023", con=con)["cited_works"]
+    assert [w["number"] for w in works] == list(range(1, 105))
+    text = {d: t for d, t in con.execute("SELECT id, text FROM document").fetchall()}
+    for w in works:
+        assert w["links"] and all(text[k["document_id"]][k["start"]:k["end"]] == k["quote"] for k in w["links"])
+    split = {w["number"]: w for w in works if len(w["links"]) > 1}
+    assert set(split) == {20, 66}  # interrupted by the Funding section and by a page break
+    assert split[20]["title"].endswith("expressed on leukemic b cells in chronic lymphocytic leukemia")
+    with pytest.raises(Exception, match="no source 'nope'"):
+        query.cited_works("nope", con=con)
 
 
 def test_check_passes_then_detects_tampering(runner, built_db, tmp_path):

@@ -15,12 +15,29 @@ SPELLINGS = {
     "CRP": "crp", "C-reactive protein": "crp", "c reactive protein": "crp",
     "TMTV": "tmtv", "total metabolic tumor volume": "tmtv", "total metabolic tumour volume": "tmtv", "metabolic tumor volume": "tmtv",
     "TP53": "tp53", "p53": "tp53", "TP53 mutation": "tp53",
-    "Cmax": "cart-cmax", "peak CAR-T expansion": "cart-cmax", "peak CAR T expansion": "cart-cmax",
+    "Cmax": "cart-cmax", "CAR-T Cmax": "cart-cmax", "maximum CAR-T concentration": "cart-cmax",
+    "CAR-T expansion": "cart-expansion", "CAR T-cell expansion": "cart-expansion", "AUC of CAR-T cells": "cart-auc",
+    "IFN-β": "ifn-beta", "IFN beta": "ifn-beta", "interferon beta": "ifn-beta",
+    "MDSC": "mdsc", "myeloid-derived suppressor cells": "mdsc", "monocytic MDSC": "m-mdsc",
+    "del(17p)": "del-17p", "17p deletion": "del-17p", "CD19 LOH": "cd19-loh", "CD19 CN-LOH": "cd19-cn-loh",
+    "lymphocytes": "alc", "CRS": "crs-grade", "DS": "deauville", "DT": "product-doubling-time",
     "CD19 ex2part": "cd19-ex2part", "ex2part": "cd19-ex2part",
     "14-gene signature": "14-gene-signature", "14 gene signature": "14-gene-signature", "fourteen gene signature": "14-gene-signature",
     "ferritin": "ferritin", "absolute lymphocyte count": "alc", "platelet count": "platelets",
 }
 NONSENSE = ["banana", "qwertyuiop", "interleukin 2", "xyz 123", "zzzz", "the", "kidney stone"]
+# Spellings that name another entity than the marker beside them: they must never resolve to it (an
+# error, or another marker, is right). LD is also lymphodepletion; IFN also IFN-beta; 17p deletion is a
+# chromosome deletion, not the TP53 gene; MDSC are not only the monocytic subset; expansion is not the peak
+# concentration; 'peak expansion' is a timepoint.
+MUST_NOT = [
+    ("LD", "ldh"), ("IFN", "ifn-gamma"), ("IFN-", "ifn-gamma"), ("interferon", "ifn-gamma"), ("IFN-beta", "ifn-gamma"),
+    ("17p deletion", "tp53"), ("del(17p)", "tp53"), ("MDSC", "m-mdsc"), ("myeloid-derived suppressor cells", "m-mdsc"),
+    ("CAR-T expansion", "cart-cmax"), ("peak expansion", "cart-cmax"), ("peak CAR-T expansion", "cart-cmax"),
+    ("CD19 LOH", "cd19-cn-loh"), ("PAM signature", "14-gene-signature"), ("immune cell infiltration", "tumor-cart-infiltration"),
+    # exact-only spellings are never fuzzy targets: a near miss of a common word or a short one finds nothing
+    ("lymphocytez", "alc"), ("CRSS", "crs-grade"), ("DSS", "deauville"),
+]
 
 
 @pytest.fixture()
@@ -32,6 +49,22 @@ def test_at_least_thirty_spellings(index):
     assert len(SPELLINGS) >= 30
     wrong = {text: index.resolve(text).id for text in SPELLINGS if index.resolve(text).id != SPELLINGS[text]}
     assert wrong == {}
+
+
+@pytest.mark.parametrize("text,wrong", MUST_NOT)
+def test_spellings_of_another_entity_never_resolve_to_it(index, text, wrong):
+    try:
+        got = index.resolve(text).id
+    except (UnknownMarker, AmbiguousMarker):
+        return
+    assert got != wrong, f"{text!r} resolved to {wrong}"
+
+
+def test_interferon_alone_is_ambiguous(index):
+    """Both interferons are markers now: the bare word must not pick one."""
+    with pytest.raises(AmbiguousMarker) as info:
+        index.resolve("interferon")
+    assert {name for name, _ in info.value.candidates} == {"IFN-γ", "IFN-β"}
 
 
 def test_resolution_says_how(index):
@@ -67,10 +100,10 @@ def test_near_tie_is_ambiguous_not_picked():
     # Two markers whose spellings differ only by the last word: a query between them is a near tie.
     con = duckdb.connect()
     con.execute("CREATE TABLE marker (id VARCHAR, name VARCHAR)")
-    con.execute("CREATE TABLE marker_alias (marker_id VARCHAR, alias VARCHAR, norm VARCHAR)")
+    con.execute("CREATE TABLE marker_alias (marker_id VARCHAR, alias VARCHAR, norm VARCHAR, exact_only BOOLEAN)")
     con.execute("INSERT INTO marker VALUES ('a', 'Alpha'), ('b', 'Beta')")
-    con.execute("INSERT INTO marker_alias VALUES ('a', 'serum marker alpha', 'serummarkeralpha'), "
-                "('b', 'serum marker beta', 'serummarkerbeta')")
+    con.execute("INSERT INTO marker_alias VALUES ('a', 'serum marker alpha', 'serummarkeralpha', false), "
+                "('b', 'serum marker beta', 'serummarkerbeta', false)")
     with pytest.raises(AmbiguousMarker) as info:
         MarkerIndex(con).resolve("serum marker")
     assert {name for name, _ in info.value.candidates} == {"Alpha", "Beta"}

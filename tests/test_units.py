@@ -1,4 +1,4 @@
-"""Unit spellings, UCUM codes and conversions (kb/evaluate/units.py)."""
+"""Unit spellings, UCUM codes and conversions (kb/core/units.py)."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.evaluate import units
-from kb.evaluate.units import UnitError, canonical, convert, parse
+from kb.core import units
+from kb.core.units import UnitError, canonical, convert, parse
 
 
 @pytest.mark.parametrize("spelling, code", [

@@ -37,6 +37,16 @@ def kb_version(con: duckdb.DuckDBPyConnection) -> dict:
     return {"schema": int(values.get("schema_version", 0)), "content": values.get("content_hash")}
 
 
+def check_schema(con: duckdb.DuckDBPyConnection, path) -> None:
+    """Refuse a database of another schema version with one line, before a query fails on a missing column."""
+    from schemas.enums import SCHEMA_VERSION
+
+    found = kb_version(con)["schema"]
+    if found != SCHEMA_VERSION:
+        raise StoreError(f"database {path} has schema {found}, this version of biomarker-kb reads schema "
+                         f"{SCHEMA_VERSION}; rebuild it with `kb build --db {path}`")
+
+
 # ---- small lookups shared by resolution and evaluation ---------------------------------------------
 
 def marker_evidence(con: duckdb.DuckDBPyConnection, marker_id: str) -> str | None:
@@ -85,8 +95,9 @@ def marker_name(con: duckdb.DuckDBPyConnection, marker_id: str) -> str:
     return con.execute("SELECT name FROM marker WHERE id = ?", [marker_id]).fetchall()[0][0]
 
 
-def marker_aliases(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
-    return con.execute("SELECT marker_id, alias, norm FROM marker_alias ORDER BY marker_id, alias").fetchall()
+def marker_aliases(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, bool]]:
+    """(marker id, alias, normalised alias, exact only) of every spelling; exact-only ones are never fuzzy targets."""
+    return con.execute("SELECT marker_id, alias, norm, exact_only FROM marker_alias ORDER BY marker_id, alias").fetchall()
 
 
 def terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
@@ -102,6 +113,35 @@ def terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
 
 def term_aliases(con: duckdb.DuckDBPyConnection, vocabulary: str) -> dict[str, str]:
     return dict(con.execute("SELECT norm, name FROM term_alias WHERE vocabulary = ?", [vocabulary]).fetchall())
+
+
+def cited_work_links(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int, int, str]]:
+    """(cited work id, document_id, start, end, quote) of every span of a reference-list entry."""
+    return con.execute('SELECT cited_work_id, document_id, start, "end", quote FROM cited_work_link '
+                       'ORDER BY cited_work_id, document_id, start').fetchall()
+
+
+def dismissals(con: duckdb.DuckDBPyConnection, source_id: str | None = None) -> list[dict]:
+    """Every dismissed candidate sentence (source, document, span, quote, reason, curation file and line)."""
+    cur = con.execute('SELECT source_id, document_id, start, "end", quote, reason, curation_file, curation_line '
+                      'FROM dismissal WHERE ? IS NULL OR source_id = ? ORDER BY source_id, document_id, start',
+                      [source_id, source_id])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def licence_spans(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int, int, str]]:
+    """(source id, document_id, start, end, quote) of each source's licence sentence."""
+    return con.execute('SELECT id, license_document_id, license_start, license_end, license_quote FROM source '
+                       'WHERE license_quote IS NOT NULL ORDER BY id').fetchall()
+
+
+def cited_works_of(con: duckdb.DuckDBPyConnection, source_id: str | None = None) -> list[dict]:
+    """Every cited work (of one source), in reference-list order."""
+    cur = con.execute("SELECT * FROM cited_work WHERE ? IS NULL OR source_id = ? ORDER BY source_id, number",
+                      [source_id, source_id])
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, row)) for row in cur.fetchall()]
 
 
 def documents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int, str]]:

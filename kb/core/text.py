@@ -63,16 +63,27 @@ def effect_text(effect: dict | None) -> str:
     return " ".join(parts)
 
 
+def population_text(item: dict) -> str:
+    """'LBCL, axi-cel (CD19 CAR-T), at conditioning'; a field the text does not state says so."""
+    therapy = f"{item['therapy']} ({item['therapy_class']})" if item.get("therapy") else "no therapy stated"
+    return f"{item.get('disease') or 'no disease stated'}, {therapy}, {item['timepoint']}"
+
+
 def show_text(item: dict, markdown: bool = False, color: bool = False) -> str:
     """The item's fields, then each quote between its context, the quote marked (»…« or **…**, bold on a terminal)."""
     on, off = ("\033[1;33m", "\033[0m") if color else ("**", "**") if markdown else ("»", "«")
+    source = item["source"]
     fields = [
-        ("marker", item["marker"]), ("type", item["evidence_type"]), ("direction", item["direction"]),
-        ("population", f"{item['disease']}, {item['therapy']} ({item['therapy_class']}), {item['timepoint']}"),
+        ("marker", item["marker"]), ("type", item["evidence_type"]),
+        ("direction", item["direction"] or "not stated"), ("context", item["context"]),
+        ("population", population_text(item)),
         ("specimen", item["specimen"]), ("outcome", item["outcome"]), ("rule", rule_text(item["rule"])),
         ("effect", effect_text(item["effect"])), ("n", item["n_patients"]), ("level", item["level"]),
-        ("cited reference", item["cited_reference"]), ("status", item["status"]), ("statement", item["statement"]),
-        ("source", f"{item['source']['id']} {item['source'].get('doi') or ''}".strip()),
+        ("cited reference", item["cited_reference"]),
+        *[("cited work", w["citation"]) for w in item.get("cited_works") or []],
+        ("status", item["status"]), ("statement", item["statement"]), ("note", item.get("note")),
+        ("source", " ".join(str(p) for p in (source["id"], source.get("doi"), source.get("license") and
+                                              f"({source['license']})") if p)),
     ]
     head = f"# {printable(item['id'])}" if markdown else printable(item["id"])
     lines = [head, ""]

@@ -6,13 +6,16 @@ states a finding: a number, or a comparative word such as higher, decreased, ass
 A therapy name from the vocabulary is not a marker mention ('CD19 CAR-T' does not mention CD19
 expression), and citation numbers, years and the digits inside names are not numbers.
 It is *covered* when an evidence link of that document overlaps it (whatever the item's status: a
-rejected item means a curator has looked at the sentence). The uncovered marker sentences are the
-candidates; coverage per source = covered marker sentences / all marker sentences.
+rejected item means a curator has looked at the sentence), *dismissed* when a dismissal of the curation
+file (`dismissed: [{quote, reason}]`, verified like any quote) overlaps it, and *open* otherwise. The
+open marker sentences are the candidates; coverage per source = (covered + dismissed) / all marker
+sentences, the share a curator has reviewed.
 
 Sentences are found on the original text, so every candidate's `sentence == text[start:end]`: PDF text
 lines are joined (a blank line inside a sentence, as at a page break, does not end it), sentence ends
 are punctuation followed by a capital (not after et al., e.g., Fig., initials ...), and headings, table
-rows and reference-list entries are kept apart (a reference entry is never a marker sentence).
+rows and reference-list entries are kept apart (a reference entry is never a marker sentence; nor is any
+text inside the spans of the cited works parsed from a reference list).
 """
 from __future__ import annotations
 
@@ -142,19 +145,22 @@ class AliasMatcher:
         self.names = store.marker_names(con)
         self.by_key: dict[str, str | None] = {}  # normalised spelling -> marker id (None: a therapy name)
         self.token_counts: dict[str, set[int]] = {}
-        for marker_id, alias, key in store.marker_aliases(con):
+        exact_only: set[str] = set()
+        for marker_id, alias, key, exact in store.marker_aliases(con):
             if not key:
                 continue
             self.by_key.setdefault(key, marker_id)
             self.token_counts.setdefault(key, set()).add(len(_TOKEN.findall(alias)))
+            if exact:
+                exact_only.add(key)
         for key in store.term_aliases(con, "therapy"):  # 'CD19 CAR-T' names a therapy, not a CD19 measurement:
             if len(key) >= 6:  # matched like an alias, then dropped
                 self.by_key.setdefault(key, None)
                 self.token_counts.setdefault(key, set())
         self.prefixes = {key[:i] for key in self.by_key for i in range(1, len(key) + 1)}
         self.long: dict[str, list[str]] = {}  # near misses keep their first characters: block on them
-        for key in sorted(self.by_key):
-            if len(key) >= FUZZY_MIN_LEN and self.by_key[key] is not None:
+        for key in sorted(self.by_key):  # common words ('lymphocytes') are matched as written, never as near misses
+            if len(key) >= FUZZY_MIN_LEN and self.by_key[key] is not None and key not in exact_only:
                 self.long.setdefault(key[:_BLOCK], []).append(key)
         self.band = {block: (int(min(map(len, keys)) * _BAND), int(max(map(len, keys)) / _BAND) + 1)
                      for block, keys in self.long.items()}
@@ -305,15 +311,29 @@ def candidates(source: str | None = None, *, con: duckdb.DuckDBPyConnection | No
     for _, doc_id, start, end, _ in store.links(con):
         if doc_id in paths:
             covered_by.setdefault(paths[doc_id], []).append((start, end))
-    stats = {s: {"source": s, "sentences": 0, "covered": 0, "coverage": None} for s in known
-             if source is None or s == source}
+    references: dict[str, list[tuple[int, int]]] = {}  # reference-list entries parsed into cited works
+    for _, doc_id, start, end, _ in store.cited_work_links(con):
+        if doc_id in paths:
+            references.setdefault(paths[doc_id], []).append((start, end))
+    dismissed_by: dict[str, list[tuple[int, int]]] = {}
+    for d in store.dismissals(con, source):
+        if d["document_id"] in paths:
+            dismissed_by.setdefault(paths[d["document_id"]], []).append((d["start"], d["end"]))
+    stats = {s: {"source": s, "sentences": 0, "covered": 0, "dismissed": 0, "open": 0, "coverage": None}
+             for s in known if source is None or s == source}
     found = []
     for sent in _marker_sentences(documents, matcher):
+        if any(s < sent.end and sent.start < e for s, e in references.get(sent.document, ())):
+            continue  # a reference-list entry (one the sentence splitter did not recognise) is a cited work
         row = stats[sent.source]
         row["sentences"] += 1
         if any(s < sent.end and sent.start < e for s, e in covered_by.get(sent.document, ())):
             row["covered"] += 1
             continue
+        if any(s < sent.end and sent.start < e for s, e in dismissed_by.get(sent.document, ())):
+            row["dismissed"] += 1
+            continue
+        row["open"] += 1
         text = texts[sent.document]
         ids = list(dict.fromkeys(m.marker_id for m in sent.mentions))
         found.append({
@@ -324,5 +344,5 @@ def candidates(source: str | None = None, *, con: duckdb.DuckDBPyConnection | No
         })
     for row in stats.values():
         if row["sentences"]:
-            row["coverage"] = round(row["covered"] / row["sentences"], 4)
+            row["coverage"] = round((row["covered"] + row["dismissed"]) / row["sentences"], 4)
     return {"kb_version": store.kb_version(con), "coverage": list(stats.values()), "candidates": found}

@@ -1,7 +1,9 @@
 """`kb check`: re-verify every piece of provenance stored in a knowledge base.
 
-A link is sound when its quote is exactly document.text[start:end]; a document is sound when its text
-still has the sha256 recorded at ingest (and, where the seeds file is present, the file does too).
+A link is sound when its quote is exactly document.text[start:end]: evidence links, the spans of the
+reference-list entries (cited works), dismissed candidate sentences, licence sentences and PAM model
+links alike. A document is sound when its text still has the sha256 recorded at ingest (and, where the
+seeds file is present, the file does too).
 """
 from __future__ import annotations
 
@@ -20,6 +22,9 @@ class CheckReport:
     documents: int = 0
     links: int = 0
     pam_links: int = 0
+    cited_work_links: int = 0
+    dismissals: int = 0
+    licences: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -28,6 +33,7 @@ class CheckReport:
 
     def as_json(self) -> dict:
         return {"ok": self.ok, "documents": self.documents, "links": self.links, "pam_links": self.pam_links,
+                "cited_work_links": self.cited_work_links, "dismissals": self.dismissals, "licences": self.licences,
                 "problems": self.problems}
 
 
@@ -49,6 +55,16 @@ def check(con: duckdb.DuckDBPyConnection, seeds: Path | None = None) -> CheckRep
     for evidence_id, doc_id, start, end, quote in store.links(con):
         report.links += 1
         _check_span(report, f"evidence {evidence_id}", texts.get(doc_id), doc_id, start, end, quote)
+    for work_id, doc_id, start, end, quote in store.cited_work_links(con):
+        report.cited_work_links += 1
+        _check_span(report, f"cited work {work_id}", texts.get(doc_id), doc_id, start, end, quote)
+    for d in store.dismissals(con):
+        report.dismissals += 1
+        _check_span(report, f"dismissal at {d['curation_file']}:{d['curation_line']}", texts.get(d["document_id"]),
+                    d["document_id"], d["start"], d["end"], d["quote"])
+    for source_id, doc_id, start, end, quote in store.licence_spans(con):
+        report.licences += 1
+        _check_span(report, f"licence of {source_id}", texts.get(doc_id), doc_id, start, end, quote)
     from kb.core.items import marker_items
 
     for marker_id, name, rendered in store.marker_evidence_all(con):

@@ -14,7 +14,8 @@ CIViC mapping (``civic-tsv``):
 
 - ``evidence_type``: ours, capitalised (Predictive, Prognostic, Diagnostic, Monitoring, Safety, Response,
   Susceptibility, Mechanistic). The first three are CIViC types; the others have no CIViC counterpart.
-- ``evidence_direction``: ``Supports``, except direction ``none`` (a reported null result): ``Does Not Support``.
+- ``evidence_direction``: ``Supports``, except direction ``none`` (a reported null result): ``Does Not Support``;
+  empty when the text gives no direction.
 - ``significance`` from type and direction (what a high / present marker means):
 
   - prognostic: favorable -> Better Outcome, unfavorable -> Poor Outcome;
@@ -29,8 +30,11 @@ CIViC mapping (``civic-tsv``):
 - ``doid``: the number of the disease's Disease Ontology id from the disease vocabulary (``DOID:0080638``
   -> ``0080638``, as CIViC writes it); empty when the vocabulary gives none (the parent's id is not used).
 - ``therapies``: the therapy term (``axi-cel``, ``blinatumomab``, ``CD19 CAR-T unspecified``).
-- ``citation_id`` / ``source_type``: the DOI (``DOI``), else the PMID (``PubMed``), else both empty.
-- ``citation``: ``<first author's surname> et al., <year>, <journal>`` from what the source records.
+- ``citation_id`` / ``source_type`` / ``citation``: the primary study, when the item reports exactly one
+  cited work and its reference-list entry gives a DOI (``DOI``) or PMID (``PubMed``): its citation label
+  (``Nastoupil et al., 2020, J Clin Oncol (ref. 53 in xu2023)``). Otherwise the source: its DOI, else
+  its PMID, else both empty, and ``<first author's surname> et al., <year>, <journal>`` from what the
+  source records.
 - ``rating``: empty (the knowledge base has no trust rating). ``evidence_status``: our status.
 - ``evidence_id``: our evidence slug. ``last_review_date``: ``curated_at``.
 """
@@ -59,16 +63,16 @@ BINARY = ("parquet",)
 # (column, DuckDB type) of the flat evidence table shared by csv and parquet
 FLAT = [
     ("id", "VARCHAR"), ("marker_id", "VARCHAR"), ("marker", "VARCHAR"), ("evidence_type", "VARCHAR"),
-    ("direction", "VARCHAR"), ("disease", "VARCHAR"), ("therapy", "VARCHAR"), ("therapy_class", "VARCHAR"),
+    ("direction", "VARCHAR"), ("context", "VARCHAR"), ("disease", "VARCHAR"), ("therapy", "VARCHAR"), ("therapy_class", "VARCHAR"),
     ("timepoint", "VARCHAR"), ("specimen", "VARCHAR"), ("outcome", "VARCHAR"),
     ("rule_operator", "VARCHAR"), ("rule_value", "DOUBLE"), ("rule_value_high", "DOUBLE"), ("rule_unit", "VARCHAR"),
     ("rule_reference", "VARCHAR"), ("rule_category", "VARCHAR"),
     ("effect_measure", "VARCHAR"), ("effect_value", "DOUBLE"), ("effect_ci_low", "DOUBLE"), ("effect_ci_high", "DOUBLE"),
     ("effect_p", "DOUBLE"), ("effect_p_text", "VARCHAR"), ("effect_text", "VARCHAR"), ("effect_groups", "VARCHAR"),
-    ("n_patients", "INTEGER"), ("level", "VARCHAR"), ("cited_reference", "VARCHAR"), ("statement", "VARCHAR"),
-    ("status", "VARCHAR"), ("curator", "VARCHAR"), ("curated_at", "DATE"),
+    ("n_patients", "INTEGER"), ("level", "VARCHAR"), ("cited_reference", "VARCHAR"), ("cited_works", "VARCHAR"),
+    ("statement", "VARCHAR"), ("note", "VARCHAR"), ("status", "VARCHAR"), ("curator", "VARCHAR"), ("curated_at", "DATE"),
     ("source_id", "VARCHAR"), ("source_title", "VARCHAR"), ("source_doi", "VARCHAR"), ("source_year", "INTEGER"),
-    ("links", "VARCHAR"),
+    ("source_license", "VARCHAR"), ("links", "VARCHAR"),
 ]
 CSV_COLUMNS = [name for name, _ in FLAT]
 CIVIC_COLUMNS = [
@@ -146,14 +150,17 @@ def flat_row(e: dict) -> list:
     rule, effect, source = e["rule"] or {}, e["effect"] or {}, e["source"]
     ci = effect.get("ci") or [None, None]
     return [
-        e["id"], e["marker_id"], e["marker"], e["evidence_type"], e["direction"], e["disease"], e["therapy"],
+        e["id"], e["marker_id"], e["marker"], e["evidence_type"], e["direction"], e["context"], e["disease"], e["therapy"],
         e["therapy_class"], e["timepoint"], e["specimen"], e["outcome"],
         rule.get("operator"), rule.get("value"), rule.get("value_high"), rule.get("unit"), rule.get("reference"),
         rule.get("category"),
         effect.get("measure"), effect.get("value"), ci[0], ci[1], effect.get("p"), effect.get("p_text"),
         effect.get("text"), json.dumps(effect.get("groups") or [], ensure_ascii=False),
-        e["n_patients"], e["level"], e["cited_reference"], e["statement"], e["status"], e["curator"], e["curated_at"],
-        source["id"], source["title"], source["doi"], source["year"],
+        e["n_patients"], e["level"], e["cited_reference"],
+        json.dumps([{k: w[k] for k in ("number", "citation", "title", "doi", "pmid")} for w in e["cited_works"]],
+                   ensure_ascii=False),
+        e["statement"], e["note"], e["status"], e["curator"], e["curated_at"],
+        source["id"], source["title"], source["doi"], source["year"], source.get("license"),
         json.dumps([{k: v for k, v in link.items() if k != "document_id"} for link in e["links"]], ensure_ascii=False),
     ]
 
@@ -179,18 +186,31 @@ def citation(source: dict) -> str:
     return ", ".join(str(p) for p in (who, source.get("year"), source.get("journal")) if p)
 
 
+def cited_study(item: dict, source: dict) -> tuple[str, str, str]:
+    """(citation_id, source_type, citation) for CIViC: the primary study when the item reports exactly one
+    cited work whose entry gives a DOI or PMID, else the source itself (a review's synthesis of several
+    studies is the review's claim)."""
+    works = [w for w in item.get("cited_works") or [] if w.get("in_text")]
+    if len(item.get("cited_works") or []) == 1 and len(works) == 1 and (works[0]["doi"] or works[0]["pmid"]):
+        w = works[0]
+        cid, ctype = (w["doi"], "DOI") if w["doi"] else (w["pmid"], "PubMed")
+        return cid, ctype, w["citation"]
+    cid, ctype = (source["doi"], "DOI") if source.get("doi") else (source["pmid"], "PubMed") if source.get("pmid") else ("", "")
+    return cid, ctype, citation(source)
+
+
 def _civic_tsv(con, items: list[dict]) -> str:
     doids = {t["name"]: (t["doid"] or "").removeprefix("DOID:") for t in store.terms(con, "disease")}
     sources = {s["id"]: s for s in q.sources(con=con)["sources"]}
     lines = ["\t".join(CIVIC_COLUMNS)]
     for e in items:
         src = sources[e["source"]["id"]]
-        cid, ctype = (src["doi"], "DOI") if src.get("doi") else (src["pmid"], "PubMed") if src.get("pmid") else ("", "")
+        cid, ctype, cited = cited_study(e, src)
+        direction = {"none": "Does Not Support", None: ""}.get(e["direction"], "Supports")
         row = [
             e["marker"], e["disease"], doids.get(e["disease"], ""), e["therapy"], e["evidence_type"].capitalize(),
-            "Does Not Support" if e["direction"] == "none" else "Supports", e["level"],
-            significance(e["evidence_type"], e["direction"]), e["statement"], cid, ctype, citation(src), "",
-            e["status"], e["id"], e["curated_at"],
+            direction, e["level"], significance(e["evidence_type"], e["direction"]), e["statement"], cid, ctype, cited,
+            "", e["status"], e["id"], e["curated_at"],
         ]
         lines.append("\t".join(csv_cell(" ".join(str(v).split())) if v is not None else "" for v in row))
     return "\n".join(lines) + "\n"

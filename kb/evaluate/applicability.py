@@ -8,6 +8,9 @@
 - not_applicable: another therapy class (blinatumomab evidence for a CAR-T patient), a timepoint phase
   the record cannot have (a post-infusion marker such as Cmax in a pre-treatment record, or the
   reverse), or a disease outside the patient's disease family.
+
+An item whose text names no disease or no therapy is at best extrapolated: nothing says it was learned
+from patients like this one.
 """
 from __future__ import annotations
 
@@ -23,9 +26,9 @@ LEVELS = (DIRECT, EXTRAPOLATED, NOT_APPLICABLE)
 
 @dataclass(frozen=True)
 class Population:
-    disease: str
-    therapy: str
-    therapy_class: str
+    disease: str | None  # None: the evidence's text names no disease
+    therapy: str | None
+    therapy_class: str | None
     timepoint: str
     phase: str
 
@@ -69,8 +72,10 @@ class Populations:
 
         # disease
         patient_line = self.diseases.ancestors(patient.disease)
-        evidence_line = self.diseases.ancestors(ev.disease)
-        if ev.disease in patient_line:
+        evidence_line = self.diseases.ancestors(ev.disease) if ev.disease else []
+        if ev.disease is None:
+            widening.append("the evidence names no disease")
+        elif ev.disease in patient_line:
             matching.append(f"disease {patient.disease}" + ("" if ev.disease == patient.disease else f" within {ev.disease}"))
         elif patient.disease in evidence_line:
             widening.append(f"evidence in {ev.disease}, a subtype of the patient's {patient.disease}")
@@ -81,7 +86,9 @@ class Populations:
             blocking.append(f"evidence in {ev.disease}, unrelated to the patient's {patient.disease}")
 
         # therapy
-        if ev.therapy_class != patient.therapy_class:
+        if ev.therapy is None:
+            widening.append("the evidence names no therapy")
+        elif ev.therapy_class != patient.therapy_class:
             blocking.append(f"evidence for {ev.therapy} (class {ev.therapy_class}), the patient receives "
                             f"{patient.therapy} (class {patient.therapy_class})")
         elif ev.therapy == patient.therapy or self._generic(ev.therapy) or self._generic(patient.therapy):

@@ -15,7 +15,7 @@ import os
 import duckdb
 
 from kb.core import store
-from kb.evaluate import units
+from kb.core import units
 from kb.evaluate.applicability import LEVELS as APPLICABILITY, Population, Populations
 from kb.core.errors import InputError
 from kb.query.resolve import MarkerIndex
@@ -29,6 +29,13 @@ DISCLAIMER = ("For research use only. Not for clinical decision-making. This sum
 SIGNED_KINDS = ("transcriptomic", "signature")  # log-scale or score values may be negative
 ULN_KINDS = ("lab", "cytokine")  # values that may be given as a multiple of the ULN
 LEVEL_RANK = {lvl: i for i, lvl in enumerate("ABCDE")}
+CONTEXT_RANK = {"clinical": 0, "preclinical": 1, "background": 2}
+# why an item that was not learned from patients gives no patient verdict
+NO_VERDICT = {
+    "preclinical": "preclinical evidence (animal models, cell lines or in vitro work) gives no verdict for a patient",
+    "background": "a background statement (general knowledge the paper states or cites, not an observation in a "
+                  "studied population) gives no verdict for a patient",
+}
 # the published model's population when its marker has no evidence item: B-ALL bone marrow before lymphodepletion
 PAM_POPULATION = Population("B-ALL", "CD19 CAR-T unspecified", "CD19 CAR-T", "before lymphodepletion", "pre")
 
@@ -65,13 +72,14 @@ class Evaluator:
         for mid, obs in observed.items():
             for item in self.evidence.get(mid, []):
                 findings.append(self._finding(item, obs, population))
-        findings.sort(key=lambda f: (APPLICABILITY.index(f["applicability"]["level"]), LEVEL_RANK.get(f["level"], 9),
-                                     -(f["n_patients"] or 0), f["evidence_id"]))
+        findings.sort(key=lambda f: (CONTEXT_RANK[f["context"]], APPLICABILITY.index(f["applicability"]["level"]),
+                                     LEVEL_RANK.get(f["level"], 9), -(f["n_patients"] or 0), f["evidence_id"]))
 
         pam = self._pam(patient, population, label, priors)
         seen = set(observed) | ({pam["model"]["marker_id"]} if pam else set())
         not_observed = sorted({self.markers[m]["name"] for m, items in self.evidence.items() if m not in seen and any(
-            self.populations.judge(population, i)["level"] != "not_applicable" for i in items)}, key=str.casefold)
+            i["context"] == "clinical" and self.populations.judge(population, i)["level"] != "not_applicable"
+            for i in items)}, key=str.casefold)
         return {
             "kb_version": self.kb_version,
             "patient": {"id": patient.id, "source": label, **population.as_json(),
@@ -155,16 +163,22 @@ class Evaluator:
 
     def _finding(self, item: dict, obs: Observed, population: Population) -> dict:
         j = judge(item, obs, self.markers[item["marker_id"]]["unit"])
+        verdict, reason, explanation = j.verdict, j.reason, j.explanation
+        if item["context"] in NO_VERDICT:  # the rule is still read, for the reader; the verdict is withheld
+            verdict, reason = "indeterminate", NO_VERDICT[item["context"]]
+            explanation = f"{explanation} ({item['context']} evidence: no patient verdict)"
         return {
             "marker": item["marker"], "marker_id": item["marker_id"], "evidence_id": item["id"],
-            "evidence_type": item["evidence_type"], "direction": item["direction"], "outcome": item["outcome"],
+            "evidence_type": item["evidence_type"], "direction": item["direction"], "context": item["context"],
+            "outcome": item["outcome"],
             "population": {k: item[k] for k in ("disease", "therapy", "therapy_class", "timepoint")},
             "applicability": self.populations.judge(population, item),
             "observed": {"value": _plain(obs.value), "unit": obs.unit, "ucum": obs.ucum, "upper_limit_normal": _plain(obs.uln),
                          "converted_value": _plain(j.converted_value), "converted_unit": j.converted_unit},
-            "rule": item["rule"], "rule_met": j.met, "verdict": j.verdict, "verdict_reason": j.reason,
-            "explanation": j.explanation, "effect": item["effect"], "level": item["level"],
-            "n_patients": item["n_patients"], "source": item["source"],
+            "rule": item["rule"], "rule_met": j.met, "verdict": verdict, "verdict_reason": reason,
+            "explanation": explanation, "effect": item["effect"], "level": item["level"],
+            "n_patients": item["n_patients"], "cited_works": [w["citation"] for w in item.get("cited_works") or []],
+            "note": item.get("note"), "source": item["source"],
             "links": [{k: link[k] for k in ("document", "sha256", "start", "end", "quote")} for link in item["links"]],
         }
 
@@ -212,13 +226,15 @@ def _plain(value):
 def _summary(findings: list[dict], observed: list[str], without_evidence: list[str], not_observed: list[str]) -> dict:
     by_verdict = {v: 0 for v in VERDICTS}
     by_app = {a: 0 for a in APPLICABILITY}
+    by_context = {c: 0 for c in CONTEXT_RANK}
     cross = {a: {v: 0 for v in VERDICTS} for a in APPLICABILITY}
     for f in findings:
         by_verdict[f["verdict"]] += 1
         by_app[f["applicability"]["level"]] += 1
+        by_context[f["context"]] += 1
         cross[f["applicability"]["level"]][f["verdict"]] += 1
     return {"n_findings": len(findings), "by_verdict": by_verdict, "by_applicability": by_app,
-            "verdict_by_applicability": cross, "markers_observed": observed,
+            "by_context": by_context, "verdict_by_applicability": cross, "markers_observed": observed,
             "observed_without_evidence": without_evidence, "not_observed": not_observed}
 
 

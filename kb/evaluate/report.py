@@ -48,9 +48,31 @@ def _population(p: dict) -> str:
 
 
 def _counts(summary: dict) -> str:
-    v, a = summary["by_verdict"], summary["by_applicability"]
+    v, a, c = summary["by_verdict"], summary["by_applicability"], summary["by_context"]
     return (f"{summary['n_findings']} findings: " + ", ".join(f"{k} {n}" for k, n in v.items()) + "; "
-            + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in a.items()))
+            + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in a.items()) + "; "
+            + ", ".join(f"{k} {n}" for k, n in c.items()))
+
+
+NON_CLINICAL = "Preclinical and background evidence (not learned from patients: no patient verdict)"
+
+
+def _split(findings: list[dict]) -> tuple[list[dict], list[dict]]:
+    """(clinical findings, preclinical and background findings): reports show them under separate headings."""
+    return ([f for f in findings if f["context"] == "clinical"], [f for f in findings if f["context"] != "clinical"])
+
+
+def _finding_rows(findings: list[dict]) -> list[list]:
+    rows = []
+    for marker, group in _groups(findings):
+        for i, f in enumerate(group):
+            rows.append([marker if i == 0 else "", _observed(f["observed"]) if i == 0 else "",
+                         f"{VERDICT_MARK[f['verdict']]} {f['verdict']}", f["applicability"]["level"], f["context"],
+                         f["level"], f["n_patients"], _rule(f["rule"]), f["evidence_id"], _quote(f, 48)])
+    return rows
+
+
+FINDING_COLUMNS = ["marker", "observed", "verdict", "applicability", "context", "level", "n", "rule", "evidence", "quote"]
 
 
 def _pam_lines(pam: dict) -> list[str]:
@@ -81,19 +103,18 @@ def render_table(s: dict) -> str:
     p, summary = s["patient"], s["summary"]
     lines = [f"Patient {p['id']} — {_population(p)}   [{p['source']}]",
              f"kb_version schema {s['kb_version']['schema']}, content {s['kb_version']['content']}", ""]
-    rows = []
-    for marker, findings in _groups(s["findings"]):
-        for i, f in enumerate(findings):
-            rows.append([marker if i == 0 else "", _observed(f["observed"]) if i == 0 else "",
-                         f"{VERDICT_MARK[f['verdict']]} {f['verdict']}", f["applicability"]["level"], f["level"],
-                         f["n_patients"], _rule(f["rule"]), f["evidence_id"], _quote(f, 48)])
-    if rows:
-        lines.append(table(["marker", "observed", "verdict", "applicability", "level", "n", "rule", "evidence", "quote"], rows, "table"))
-        said = [f for f in s["findings"] if f["applicability"]["level"] != "not_applicable" and f["verdict"] != "indeterminate"]
+    clinical, other = _split(s["findings"])
+    if clinical:
+        lines.append(table(FINDING_COLUMNS, _finding_rows(clinical), "table"))
+        said = [f for f in clinical if f["applicability"]["level"] != "not_applicable" and f["verdict"] != "indeterminate"]
         if said:
             lines += ["", "What the applicable evidence says:"] + [f"  [{f['evidence_id']}] {f['explanation']}" for f in said]
-    else:
+    elif not other:
         lines.append("No evidence items for the observed markers.")
+    else:
+        lines.append("No clinical evidence items for the observed markers.")
+    if other:
+        lines += ["", NON_CLINICAL + ":", table(FINDING_COLUMNS, _finding_rows(other), "table")]
     if s["pam"]:
         lines += [""] + _pam_lines(s["pam"])
     lines += ["", "Summary: " + _counts(summary)]
@@ -109,6 +130,26 @@ def _md(text) -> str:
     return cell(text, None).replace("|", "\\|")
 
 
+def _md_findings(findings: list[dict]) -> list[str]:
+    out = []
+    for marker, group in _groups(findings):
+        out += [f"### {marker}: {_md(_observed(group[0]['observed']))}", "",
+                "| verdict | applicability | context | level | n | rule | evidence |", "|---|---|---|---|---:|---|---|"]
+        out += [f"| **{f['verdict']}** | {f['applicability']['level']} | {f['context']} | {f['level']} | "
+                f"{_num(f['n_patients'])} | {_md(_rule(f['rule']))} | `{f['evidence_id']}` |" for f in group]
+        out.append("")
+        for f in group:
+            cited = f"; cites {'; '.join(f['cited_works'])}" if f["cited_works"] else ""
+            out += [f"- `{f['evidence_id']}` ({f['applicability']['level']}: {f['applicability']['reason']}{cited}): "
+                    f"{f['explanation']}"]
+            if f["note"]:
+                out.append(f"  *Note:* {f['note']}")
+            out += [f"  > {' '.join(link['quote'].split())}  \n  > — {link['document']} [{link['start']}, {link['end']})"
+                    for link in f["links"]]
+        out.append("")
+    return out
+
+
 def render_md(s: dict) -> str:
     p, summary, kv = s["patient"], s["summary"], s["kb_version"]
     out = [f"# Risk summary: {p['id']}", "", f"> **{s['disclaimer']}**", "",
@@ -121,20 +162,17 @@ def render_md(s: dict) -> str:
     for v, total in summary["by_verdict"].items():
         out.append(f"| {v} | " + " | ".join(str(summary["verdict_by_applicability"][a][v]) for a in summary["by_applicability"])
                    + f" | {total} |")
+    clinical, other = _split(s["findings"])
     out += ["", "## Findings", ""]
-    if not s["findings"]:
-        out.append("No evidence items for the observed markers.")
-    for marker, findings in _groups(s["findings"]):
-        out += [f"### {marker}: {_md(_observed(findings[0]['observed']))}", "",
-                "| verdict | applicability | level | n | rule | evidence |", "|---|---|---|---:|---|---|"]
-        out += [f"| **{f['verdict']}** | {f['applicability']['level']} | {f['level']} | {_num(f['n_patients'])} | "
-                f"{_md(_rule(f['rule']))} | `{f['evidence_id']}` |" for f in findings]
-        out.append("")
-        for f in findings:
-            out += [f"- `{f['evidence_id']}` ({f['applicability']['level']}: {f['applicability']['reason']}): {f['explanation']}"]
-            out += [f"  > {' '.join(link['quote'].split())}  \n  > — {link['document']} [{link['start']}, {link['end']})"
-                    for link in f["links"]]
-        out.append("")
+    if not clinical:
+        out += ["No clinical evidence items for the observed markers." if other else
+                "No evidence items for the observed markers.", ""]
+    out += _md_findings(clinical)
+    if other:
+        out += [f"## {NON_CLINICAL}", "",
+                "These items come from animal models, cell lines or in vitro work, or state general knowledge; "
+                "they are shown for context and give no verdict for this patient.", ""]
+        out += _md_findings(other)
     if s["pam"]:
         pam = s["pam"]
         out += ["## PAM signature", ""] + ["    " + line for line in _pam_lines(pam)] + [""]

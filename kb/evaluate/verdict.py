@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from kb.evaluate import units
+from kb.core import units
 from kb.core.text import amount, effect_text, fmt, rule_text
 
 OPPOSITE = {"unfavorable": "favorable", "favorable": "unfavorable"}

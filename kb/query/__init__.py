@@ -6,11 +6,12 @@ May import: `kb.core`, `schemas`, and `ingest` (only `connect`, to build on firs
 Public API (the same dicts the CLI prints as JSON and the HTTP API returns)::
 
     from kb import query
-    query.evidence(marker="LDH", disease="LBCL"); query.markers(); query.markers(search="interleukin"); query.marker(ID); query.sources()
-    query.show(ID); query.document(ID, start, end)
+    query.evidence(marker="LDH", disease="LBCL", context="clinical"); query.markers(); query.markers(search="interleukin")
+    query.marker(ID); query.sources(); query.show(ID, window=200); query.document(ID, start, end)
+    query.cited_works("xu2023")
     con = query.connect(db)   # read-only connection; pass con= to any of the above
 """
-from kb.query.api import document, evidence, marker, markers, show, sources
+from kb.query.api import cited_works, document, evidence, marker, markers, show, sources
 from kb.query.database import connect
 
-__all__ = ["connect", "document", "evidence", "marker", "markers", "show", "sources"]
+__all__ = ["cited_works", "connect", "document", "evidence", "marker", "markers", "show", "sources"]

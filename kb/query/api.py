@@ -25,16 +25,17 @@ def _con(con: duckdb.DuckDBPyConnection | None, db: str | os.PathLike | None) ->
 
 def evidence(marker: str | None = None, disease: str | None = None, therapy: str | None = None,
              direction: str | None = None, evidence_type: str | None = None, status: str = "accepted",
-             source: str | None = None, broader: bool = False, *, con: duckdb.DuckDBPyConnection | None = None,
-             db: str | os.PathLike | None = None) -> dict:
+             source: str | None = None, broader: bool = False, context: str | None = None, *,
+             con: duckdb.DuckDBPyConnection | None = None, db: str | os.PathLike | None = None) -> dict:
     """Evidence items for a marker (resolved fuzzily) and optional filters, as the `kb query` JSON.
 
     With `broader`, evidence recorded at the disease's ancestors is included too, and each item says how its
-    disease relates to the query's (`disease_match`: same, narrower, or broader)."""
+    disease relates to the query's (`disease_match`: same, narrower, or broader). `context` keeps clinical,
+    preclinical or background items only (default: all three)."""
     con = _con(con, db)
     resolved = MarkerIndex(con).resolve(marker) if marker is not None else None
     filters = resolve_filters(con, resolved.id if resolved else None, disease, therapy, direction, evidence_type,
-                              status, source, broader)
+                              status, source, broader, context)
     rendered = store.marker_evidence(con, resolved.id) if resolved else None
     if rendered is not None:  # the build's read model: one row instead of two scans
         items = [item for item in json.loads(rendered) if filters.matches(item)]
@@ -48,7 +49,7 @@ def evidence(marker: str | None = None, disease: str | None = None, therapy: str
         "kb_version": store.kb_version(con),
         "query": {"marker": marker, "resolved": resolved.as_json() if resolved else None, "disease": disease,
                   "therapy": therapy, "direction": direction, "type": evidence_type, "status": status,
-                  "broader": broader},
+                  "broader": broader, "context": context},
         "evidence": items,
     }
 
@@ -107,28 +108,61 @@ def marker(marker_id: str, *, con=None, db=None) -> dict:
 def sources(*, con=None, db=None) -> dict:
     con = _con(con, db)
     rows = _rows(con.execute("""
-        SELECT s.*, (SELECT count(*) FROM evidence e WHERE e.source_id = s.id) AS n_evidence
+        SELECT s.*, (SELECT count(*) FROM evidence e WHERE e.source_id = s.id) AS n_evidence,
+               (SELECT count(*) FROM cited_work w WHERE w.source_id = s.id) AS n_cited_works
         FROM source s ORDER BY s.id"""))
     docs = _rows(con.execute("SELECT id, source_id, path, original_name, sha256, format, n_chars FROM document ORDER BY path"))
+    paths = {d["id"]: d["path"] for d in docs}
     for row in rows:
         row["authors"] = json.loads(row["authors"])
+        doc_id, start, end, quote = (row.pop(k) for k in ("license_document_id", "license_start", "license_end",
+                                                          "license_quote"))
+        # the licence is shown with the sentence of the text that states it
+        row["license_link"] = None if quote is None else {"document": paths[doc_id], "document_id": doc_id,
+                                                          "start": start, "end": end, "quote": quote}
         row["documents"] = [{k: v for k, v in d.items() if k != "source_id"} for d in docs if d["source_id"] == row["id"]]
     return {"kb_version": store.kb_version(con), "sources": rows}
 
 
-def show(evidence_id: str, context: int = 200, *, con=None, db=None) -> dict:
-    """One evidence item, each link with `context` characters of the document on either side."""
+def cited_works(source: str | None = None, *, con=None, db=None) -> dict:
+    """The numbered reference lists parsed from the sources' texts: each entry's fields as printed, its
+    citation label and the span(s) of its entry."""
+    from kb.core.items import citation_label
+
+    con = _con(con, db)
+    known = {r[0] for r in con.execute("SELECT id FROM source").fetchall()}
+    if source is not None and source not in known:
+        raise NotFound(f"no source {source!r}; sources: {', '.join(sorted(known))}")
+    paths = dict(con.execute("SELECT id, path FROM document").fetchall())
+    spans: dict[str, list[dict]] = {}
+    for wid, doc_id, start, end, quote in store.cited_work_links(con):
+        spans.setdefault(wid, []).append({"document": paths[doc_id], "document_id": doc_id, "start": start,
+                                          "end": end, "quote": quote})
+    works = []
+    for w in store.cited_works_of(con, source):
+        short = w.pop("short_authors")
+        w["partial"] = bool(w["partial"])
+        w["citation"] = citation_label({**w, "in_text": True}, w["source_id"], short)
+        w["links"] = spans.get(w["id"], [])
+        works.append(w)
+    return {"kb_version": store.kb_version(con), "source": source, "cited_works": works}
+
+
+def show(evidence_id: str, window: int = 200, *, con=None, db=None) -> dict:
+    """One evidence item, each link with `window` characters of the document on either side."""
     con = _con(con, db)
     items = fetch_evidence(con, "e.id = ?", [evidence_id])
     if not items:
         near = [r[0] for r in con.execute(
             "SELECT id FROM evidence ORDER BY jaro_winkler_similarity(id, ?) DESC LIMIT 3", [evidence_id]).fetchall()]
         raise NotFound(f"no evidence item {evidence_id!r}; nearest ids: {', '.join(near)}")
+    if window < 0:
+        raise InputError(f"--window: expected a number of characters >= 0, got {window}")
     item = items[0]
     for link in item["links"]:
         before, after = con.execute(
             'SELECT substr(text, greatest(1, ? - ? + 1), least(?, ?)), substr(text, ? + 1, ?) FROM document WHERE id = ?',
-            [link["start"], context, context, link["start"], link["end"], context, link["document_id"]]).fetchall()[0]
+            [link["start"], window, window, link["start"], link["end"], window, link["document_id"]]).fetchall()[0]
         link["before"], link["after"] = before, after
     return {"kb_version": store.kb_version(con), "evidence": item}
 

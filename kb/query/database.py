@@ -16,7 +16,7 @@ import duckdb
 
 from kb.core.errors import StoreError
 from kb.core.paths import bundled_seeds, resolve_db
-from kb.core.store import meta, open_readonly
+from kb.core.store import check_schema, meta, open_readonly
 
 
 def _build(path: Path, reason: str) -> None:
@@ -45,4 +45,5 @@ def connect(db: str | os.PathLike | None = None) -> duckdb.DuckDBPyConnection:
             con.close()
             _build(path, "the bundled seeds changed")
             con = open_readonly(path)
+    check_schema(con, path)
     return con

@@ -4,9 +4,9 @@ from __future__ import annotations
 from kb.core.errors import InputError
 from kb.core.items import Filters
 from kb.query.vocab import Vocabulary
+from schemas.enums import CONTEXTS, DIRECTIONS
 
 STATUS_FILTERS = ("accepted", "submitted", "rejected", "all")
-DIRECTIONS = ("unfavorable", "favorable", "mixed", "none")
 
 
 def disease_scope(con, disease: str, broader: bool = False) -> dict[str, str]:
@@ -22,7 +22,7 @@ def disease_scope(con, disease: str, broader: bool = False) -> dict[str, str]:
 
 
 def resolve_filters(con, marker_id=None, disease=None, therapy=None, direction=None, evidence_type=None,
-            status="accepted", source=None, broader=False) -> Filters:
+                    status="accepted", source=None, broader=False, context=None) -> Filters:
     diseases = therapy_name = therapy_class = None
     if disease:
         diseases = tuple(disease_scope(con, disease, broader))
@@ -36,11 +36,14 @@ def resolve_filters(con, marker_id=None, disease=None, therapy=None, direction=N
         raise InputError(f"--direction: expected one of {', '.join(DIRECTIONS)}, got {direction!r}")
     if status not in STATUS_FILTERS:
         raise InputError(f"--status: expected one of {', '.join(STATUS_FILTERS)}, got {status!r}")
+    if context and context not in CONTEXTS:
+        raise InputError(f"--context: expected one of {', '.join(CONTEXTS)}, got {context!r}")
     return Filters(marker_id, diseases, therapy_name, therapy_class, direction or None, evidence_type or None,
-               status, source or None)
+                   status, source or None, context or None)
 
 
 def evidence_filters(con, marker_id=None, disease=None, therapy=None, direction=None, evidence_type=None,
-                     status="accepted", source=None) -> tuple[str, list]:
+                     status="accepted", source=None, context=None) -> tuple[str, list]:
     """A WHERE clause and its parameters for the given filters (see Filters)."""
-    return resolve_filters(con, marker_id, disease, therapy, direction, evidence_type, status, source).sql()
+    return resolve_filters(con, marker_id, disease, therapy, direction, evidence_type, status, source,
+                           context=context).sql()

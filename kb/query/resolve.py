@@ -1,8 +1,9 @@
 """Marker resolution: exact alias, then normalised alias, then a guarded fuzzy match.
 
 The fuzzy step only compares spellings that carry the same numbers ('interleukin-6' can never become
-IL-2 or IL-10), skips very short spellings (where edit distance means nothing), and refuses to choose
-between near-tied markers: an ambiguous input is an error that lists the candidates.
+IL-2 or IL-10), never targets exact-only spellings (three characters or fewer, where edit distance means
+nothing, and common words a marker file lists as `exact_aliases`, such as 'lymphocytes'), and refuses to
+choose between near-tied markers: an ambiguous input is an error that lists the candidates.
 """
 from __future__ import annotations
 
@@ -67,7 +68,7 @@ class MarkerIndex:
         self._names: dict[str, str] | None = None
 
     @property
-    def aliases(self) -> list[tuple[str, str, str]]:
+    def aliases(self) -> list[tuple[str, str, str, bool]]:
         if self._aliases is None:
             self._aliases = store.marker_aliases(self.con)
         return self._aliases
@@ -125,8 +126,8 @@ class MarkerIndex:
         query = utils.default_process(text)
         words = _words(text)
         best: dict[str, tuple[float, str]] = {}
-        for mid, alias, key in self.aliases:
-            if len(key) < MIN_FUZZY_LEN:
+        for mid, alias, key, exact_only in self.aliases:
+            if exact_only or len(key) < MIN_FUZZY_LEN:  # short spellings and common words match only as typed
                 continue
             if same_digits and digit_groups(alias) != digits:
                 continue
