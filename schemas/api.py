@@ -61,6 +61,25 @@ class SourceRef(_Open):
     title: Optional[str]
     doi: Optional[str]
     year: Optional[int]
+    license: Optional[str] = Field(default=None, description="The licence the source's text states (null: it states none).")
+
+
+class CitedWork(_Open):
+    """A study an item reports: an entry of the source's reference list, its fields as printed."""
+    number: int
+    id: Optional[str] = Field(description="null: the number is not in the text's (partial) reference list.")
+    in_text: bool
+    authors: Optional[str]
+    title: Optional[str]
+    journal: Optional[str]
+    year: Optional[int]
+    volume: Optional[str]
+    issue: Optional[str]
+    pages: Optional[str]
+    doi: Optional[str]
+    pmid: Optional[str]
+    partial: Optional[bool] = Field(description="The beginning of the entry is not in the text.")
+    citation: str = Field(description="'Nastoupil et al., 2020, J Clin Oncol (ref. 53 in xu2023)'.")
 
 
 class Link(_Open):
@@ -82,7 +101,8 @@ class EvidenceItem(_Open):
     marker: str
     marker_id: str
     evidence_type: str
-    direction: str
+    direction: Optional[str] = Field(description="null: the text gives no direction.")
+    context: str = Field(description="clinical | preclinical | background; only clinical items give a patient verdict.")
     disease: Optional[str]
     therapy: Optional[str]
     therapy_class: Optional[str]
@@ -94,7 +114,9 @@ class EvidenceItem(_Open):
     n_patients: Optional[int]
     level: Optional[str]
     cited_reference: Optional[str]
+    cited_works: list[CitedWork] = []
     statement: Optional[str]
+    note: Optional[str] = None
     status: str
     curator: Optional[str]
     curated_at: Optional[str]
@@ -118,6 +140,7 @@ class EvidenceQuery(_Open):
     direction: Optional[str]
     type: Optional[str]
     status: str
+    context: Optional[str] = None
 
 
 class EvidenceResult(_Open):
@@ -196,7 +219,9 @@ class SourceRow(_Open):
     pmid: Optional[str]
     kind: str
     license: Optional[str]
+    license_link: Optional[dict[str, Any]] = Field(default=None, description="The sentence of the text that states the licence.")
     n_evidence: int
+    n_cited_works: int = 0
     documents: list[DocumentRow]
 
 
@@ -262,7 +287,8 @@ class Finding(_Open):
     marker_id: str
     evidence_id: str
     evidence_type: str
-    direction: str
+    direction: Optional[str]
+    context: str = Field(description="clinical | preclinical | background; preclinical and background findings are always indeterminate.")
     outcome: Optional[str]
     population: dict[str, Optional[str]]
     applicability: Applicability
@@ -275,6 +301,8 @@ class Finding(_Open):
     effect: Optional[Effect]
     level: Optional[str]
     n_patients: Optional[int]
+    cited_works: list[str] = []
+    note: Optional[str] = None
     source: SourceRef
     links: list[dict[str, Any]]
 

@@ -41,6 +41,7 @@ def problem(response, status: int) -> dict:
     ({"marker": "14 gene", "type": "predictive"}, ["--marker", "14 gene", "--type", "predictive"]),
     ({"marker": "TP53", "therapy": "CD19 CAR-T"}, ["--marker", "TP53", "--therapy", "CD19 CAR-T"]),
     ({"marker": "LDH", "disease": "DLBCL", "broader": "true"}, ["--marker", "LDH", "--disease", "DLBCL", "--broader"]),
+    ({"marker": "LDH", "context": "background"}, ["--marker", "LDH", "--context", "background"]),
 ])
 def test_evidence_equals_kb_query(api, runner, built_db, params, args):
     response = api.get("/v1/evidence", params=params)
@@ -48,11 +49,11 @@ def test_evidence_equals_kb_query(api, runner, built_db, params, args):
     assert response.json() == cli_json(runner, built_db, "query", *args)
 
 
-@pytest.mark.parametrize("evidence_id, context", [("xu2023-tmtv-early-progression", None),
-                                                  ("shao2022-ldh-efs-adult-all", 40)])
-def test_show_equals_kb_show(api, runner, built_db, evidence_id, context):
-    args = ["--context", str(context)] if context is not None else []
-    params = {"context": context} if context is not None else {}
+@pytest.mark.parametrize("evidence_id, window", [("xu2023-tmtv-early-progression", None),
+                                                 ("shao2022-ldh-efs-adult-all", 40)])
+def test_show_equals_kb_show(api, runner, built_db, evidence_id, window):
+    args = ["--window", str(window)] if window is not None else []
+    params = {"window": window} if window is not None else {}
     assert api.get(f"/v1/evidence/{evidence_id}", params=params).json() == cli_json(runner, built_db, "show", evidence_id, *args)
 
 
@@ -213,6 +214,7 @@ def test_bad_patient_record_is_422_naming_the_field(api, runner, built_db):
     ("/v1/pam/models/nope", 404, "unknown PAM model"),
     ("/v1/pam/models/etc.passwd.json", 404, "unknown PAM model"),
     ("/v1/evidence?marker=LDH&direction=up", 422, "--direction"),
+    ("/v1/evidence?marker=LDH&context=mice", 422, "--context"),
     ("/v1/evidence?marker=LDH&disease=flu", 422, "unknown disease"),
     ("/v1/evidence?marker=LDH&limit=x", 422, "limit"),
     ("/v1/markers?search=%20-%20", 422, "search"),

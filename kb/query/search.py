@@ -16,7 +16,7 @@ EQUAL, PREFIX, CONTAINS = 100.0, 95.0, 90.0
 FUZZY_CUTOFF = 75.0  # below this WRatio a spelling is noise for a search (resolution uses 80)
 
 
-def _score(key: str, processed: str, alias: str, akey: str) -> tuple[float, str] | None:
+def _score(key: str, processed: str, alias: str, akey: str, exact_only: bool = False) -> tuple[float, str] | None:
     from rapidfuzz import fuzz, utils
 
     if akey == key:
@@ -25,8 +25,8 @@ def _score(key: str, processed: str, alias: str, akey: str) -> tuple[float, str]
         return PREFIX, "prefix"
     if len(key) >= 2 and key in akey:
         return CONTAINS, "contains"
-    if len(key) < MIN_FUZZY_LEN or len(akey) < MIN_FUZZY_LEN:
-        return None  # edit distance on two or three letters matches everything
+    if exact_only or len(key) < MIN_FUZZY_LEN or len(akey) < MIN_FUZZY_LEN:
+        return None  # edit distance on two or three letters matches everything; common words are no targets
     score = fuzz.WRatio(processed, utils.default_process(alias))
     return (round(score, 1), "fuzzy") if score >= FUZZY_CUTOFF else None
 
@@ -43,8 +43,8 @@ def search_markers(con, text: str) -> list[dict]:
     index = MarkerIndex(con)
     processed = utils.default_process(text)
     best: dict[str, tuple[float, str, str]] = {}
-    for mid, alias, akey in index.aliases:
-        hit = _score(key, processed, alias, akey)
+    for mid, alias, akey, exact_only in index.aliases:
+        hit = _score(key, processed, alias, akey, exact_only)
         if hit is not None and hit[0] > best.get(mid, (-1.0, "", ""))[0]:
             best[mid] = (hit[0], alias, hit[1])
     names = index.names

@@ -24,16 +24,18 @@ async def evidence(request: Request,
                    status: str = Query("accepted", description="accepted (default) | submitted | rejected | all"),
                    source: Optional[str] = Query(None, description="A source id (see /v1/sources)."),
                    broader: bool = Query(False, description="With disease: include evidence recorded at the disease's ancestors (each item's `disease_match` says how it relates)."),
+                   context: Optional[str] = Query(None, description="clinical | preclinical | background (default: all)."),
                    limit: Optional[int] = limit_query(), offset: Optional[int] = offset_query(),
                    db: Database = Depends(database)):
     """Evidence items for a marker and filters, strongest first (level, then number of patients, then id)."""
     return await db.json(request, lambda con: paginate(
-        q.evidence(marker, disease, therapy, direction, type, status, source, broader, con=con), "evidence", limit, offset))
+        q.evidence(marker, disease, therapy, direction, type, status, source, broader, context=context, con=con),
+        "evidence", limit, offset))
 
 
 @router.get("/evidence/{evidence_id}", response_model=ShowResult, responses=PROBLEMS)
 async def show(request: Request, evidence_id: str,
-               context: int = Query(200, ge=0, le=100_000, description="Characters of document text around each quote."),
+               window: int = Query(200, ge=0, le=100_000, description="Characters of document text shown around each quote."),
                db: Database = Depends(database)):
     """One evidence item, each link with the document text around its quote (`before`, `after`)."""
-    return await db.json(request, lambda con: q.show(evidence_id, context, con=con))
+    return await db.json(request, lambda con: q.show(evidence_id, window, con=con))
