@@ -385,6 +385,13 @@ def test_verdict_rules():
     assert category_vs_number.verdict == "indeterminate"
 
 
+def test_a_rule_without_a_direction_decides_nothing():
+    item = {"id": "x", "marker": "LDH", "direction": None, "outcome": "response", "effect": None,
+            "rule": {"operator": ">", "value": 1, "value_high": None, "unit": "ULN", "reference": "ULN", "category": None}}
+    j = judge(item, Observed("LDH", 410, "U/L", "U/L", 250))
+    assert j.met is True and j.verdict == "indeterminate" and j.reason == "the text gives no direction"
+
+
 def test_between_and_inclusive_operators():
     obs_ = Observed("Platelet count", 100.0, "10*9/L", "10*9/L", None)
     base = {"value_high": None, "unit": "10*9/L", "reference": "absolute", "category": None}

@@ -2,7 +2,8 @@
 
 A numeric rule compares the value converted to the rule's unit (or divided by the record's upper limit
 of normal for a ULN-relative rule); a categorical rule compares normalised category strings. Meeting
-the rule gives the item's direction, not meeting it the opposite; an item whose direction is `none` or
+the rule gives the item's direction, not meeting it the opposite; an item without a direction (the text
+gives none) is indeterminate; an item whose direction is `none` or
 `mixed` is neutral whatever the value; an item without a machine-readable rule is indeterminate.
 """
 from __future__ import annotations
@@ -182,6 +183,8 @@ def judge(item: dict, obs: Observed, default_unit: Optional[str] = None) -> Judg
         verdict, reason = "neutral", "the evidence reports no association with the outcome"
     elif direction == "mixed":
         verdict, reason = "neutral", "the evidence's direction is mixed"
+    elif direction is None:  # a threshold without a stated direction says nothing about the outcome
+        verdict, reason = "indeterminate", "the text gives no direction"
     elif met is None:
         verdict, reason = "indeterminate", how
     else:
