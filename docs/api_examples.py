@@ -22,7 +22,7 @@ COHORT = "{cohort}"  # filled in with the published model's genes: two samples, 
 REQUESTS = [
     ("Evidence for a marker (= `kb query --marker LDH --format json`)", "GET", "/v1/evidence?marker=LDH&limit=1", None, None),
     ("Fuzzy resolution and filters", "GET", "/v1/evidence?marker=lactate%20dehydrogenase&disease=LBCL&direction=unfavorable&limit=1", None, None),
-    ("One item with its quotes in context (= `kb show ID`)", "GET", "/v1/evidence/xu2023-tmtv-early-progression?context=60", None, None),
+    ("One item with its quotes in context (= `kb show ID`)", "GET", "/v1/evidence/xu2023-tmtv-early-progression?window=60", None, None),
     ("Markers (= `kb markers`)", "GET", "/v1/markers?limit=2", None, None),
     ("Marker search (= `kb markers --search interleukin`)", "GET", "/v1/markers?search=interleukin&limit=3", None, None),
     ("One marker", "GET", "/v1/markers/ldh", None, None),

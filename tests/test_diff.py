@@ -51,6 +51,32 @@ def test_diff_lists_added_removed_and_changed_fields(built_db, changed_db):
     assert same["counts"] == {"added": 0, "removed": 0, "changed": 0, "unchanged": same["old"]["items"], "fields": {}}
 
 
+def test_a_field_an_older_build_lacks_changes_only_where_the_newer_gives_it_a_value(built_db, tmp_path):
+    import shutil
+
+    import duckdb
+
+    from kb.curate.diff import ABSENT, diff
+
+    old = tmp_path / "old.duckdb"
+    shutil.copy(built_db, old)
+    with duckdb.connect(str(old)) as con:  # an older schema: no note, no cited works, no context
+        rows = con.execute("SELECT marker_id, items FROM marker_evidence").fetchall()
+        for marker_id, blob in rows:
+            items = [{k: v for k, v in item.items() if k not in ("note", "cited_works", "context")}
+                     for item in json.loads(blob)]
+            con.execute("UPDATE marker_evidence SET items = ? WHERE marker_id = ?", [json.dumps(items), marker_id])
+    out = diff(old, built_db)
+    fields = out["counts"]["fields"]
+    assert fields["context"] == out["new"]["items"]  # every item gained a context
+    con = duckdb.connect(str(built_db), read_only=True)
+    n_notes = con.execute("SELECT count(*) FROM evidence WHERE note IS NOT NULL").fetchone()[0]
+    n_cited = con.execute("SELECT count(DISTINCT evidence_id) FROM evidence_citation").fetchone()[0]
+    con.close()
+    assert fields["note"] == n_notes and fields["cited_works"] == n_cited
+    assert all(c["old"] == ABSENT for item in out["changed"] for c in item["changes"])
+
+
 @pytest.mark.parametrize("fmt", ["table", "md", "json"])
 def test_diff_command(runner, built_db, changed_db, fmt):
     result = runner.invoke(app, ["diff", str(built_db), str(changed_db), "--format", fmt])

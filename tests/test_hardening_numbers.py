@@ -57,7 +57,7 @@ def test_tmtv_overflowing_on_conversion(runner, built_db, tmp_path):
 
 
 def test_units_convert_refuses_an_infinite_result():
-    from kb.evaluate.units import UnitError, convert
+    from kb.core.units import UnitError, convert
 
     with pytest.raises(UnitError):
         convert(1e308, "L", "uL")

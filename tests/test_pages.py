@@ -178,6 +178,7 @@ ITEM = """id: xu2023-ldh-web-check
 marker: ldh
 evidence_type: prognostic
 direction: unfavorable
+context: clinical
 disease: LBCL
 therapy: axi-cel
 outcome: progression-free and overall survival
@@ -196,7 +197,7 @@ def test_curate_validate_reports_like_the_cli_and_writes_nothing(client, seeds_d
     bad = ITEM.replace("shorter PFS and OS\"", "longer PFS and OS\"")
     r = client.post("/v1/curate/validate", params={"source": "xu2023"}, content=bad, headers=yaml)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["detail"].startswith("body:11: evidence.quotes: quote not found in any rendition of xu2023")
+    assert r.json()["detail"].startswith("body:12: evidence.quotes: quote not found in any rendition of xu2023")
     r = client.post("/v1/curate/validate", content=ITEM, headers=yaml)
     assert r.status_code == 422 and "source=ID" in r.json()["detail"]
     existing = ITEM.replace("xu2023-ldh-web-check", "xu2023-ldh-cr12-nastoupil")

@@ -1,7 +1,9 @@
 """`kb diff OLD NEW`: what changed between two builds, item by item and field by field.
 
 Both databases are read through their read model (`marker_evidence`: every item rendered by the build that
-made it), so a build of an older schema compares too: a field one side does not have shows as absent.
+made it), so a build of an older schema compares too: a field one side does not have shows as absent,
+and counts as a change only when the other side gives it a value (an older build without `note` and a
+newer one with `note: null` agree).
 Nested fields are compared leaf by leaf (`rule.value`, `effect.p`); lists (`effect.groups`,
 `cited_works`) as a whole; links as the set of spans `document [start, end)`, so a quote that moved in
 its text, or a rendition added, is a change of `links`.
@@ -17,6 +19,7 @@ from kb.core import store
 from kb.core.errors import InputError, StoreError
 
 ABSENT = "(absent)"  # a field the other build does not have (an older schema)
+EMPTY = (None, [], {}, "")  # what a field absent from an older schema means
 # summary fields shown for an added or removed item
 SUMMARY = ("marker", "evidence_type", "direction", "context", "disease", "therapy", "level", "statement")
 
@@ -71,7 +74,7 @@ def compare(old: dict, new: dict) -> list[Change]:
     changes = []
     for key in sorted(set(a) | set(b), key=_field_order):
         va, vb = a.get(key, ABSENT), b.get(key, ABSENT)
-        if va == vb:
+        if va == vb or (va is ABSENT and vb in EMPTY) or (vb is ABSENT and va in EMPTY):
             continue
         if isinstance(va, dict) and isinstance(vb, dict):
             for sub in sorted(set(va) | set(vb)):

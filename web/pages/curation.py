@@ -39,7 +39,7 @@ def of_source(result: dict, source: str | None) -> dict:
             "candidates": [c for c in result["candidates"] if c["source"] == source]}
 
 
-def draft(candidate: dict, evidence_types, directions) -> str:
+def draft(candidate: dict, evidence_types, directions, contexts) -> str:
     """A YAML evidence item for a candidate: its marker and exact sentence filled in, every judgement a
     curator must make left empty with its allowed values (nothing is guessed)."""
     marker = candidate["marker_ids"][0]
@@ -48,9 +48,10 @@ def draft(candidate: dict, evidence_types, directions) -> str:
         f"id: {candidate['source']}-{marker}-",
         f"marker: {marker}",
         f"evidence_type:   # {' | '.join(evidence_types)}",
-        f"direction:   # {' | '.join(directions)}",
-        "disease:   # a disease of vocabulary.yaml",
-        "therapy:   # a therapy of vocabulary.yaml",
+        f"direction:   # {' | '.join(directions)}; leave empty when the text states none",
+        f"context:   # {' | '.join(contexts)} (docs/curation.md)",
+        "disease:   # a disease of vocabulary.yaml; leave empty when the text names none",
+        "therapy:   # a therapy of vocabulary.yaml; leave empty when the text names none",
         "timepoint: unspecified",
         "outcome: ",
         "level:   # A | B | C | D | E",
@@ -62,7 +63,7 @@ def draft(candidate: dict, evidence_types, directions) -> str:
 
 def _context(con, params: dict, draft_text: str | None = None, validation=None, problem=None, pasted: str = "",
              status: int = 200):
-    from schemas.enums import DIRECTIONS, EVIDENCE_TYPES
+    from schemas.enums import CONTEXTS, DIRECTIONS, EVIDENCE_TYPES
     from web.pages.documents import documents
 
     source = params.get("source") or None
@@ -78,7 +79,7 @@ def _context(con, params: dict, draft_text: str | None = None, validation=None, 
         if chosen is None:
             return error_page(con, 404, "No such candidate", f"no candidate sentence {params['draft']!r}"
                                                                 f"{' of ' + source if source else ''}")
-        draft_text = draft(chosen, EVIDENCE_TYPES, DIRECTIONS)
+        draft_text = draft(chosen, EVIDENCE_TYPES, DIRECTIONS, CONTEXTS)
     return page("curation.html", status=status, nav="/curation", source=source, sources=known, shown=shown,
                 doc_ids=doc_ids, chosen=chosen, draft=draft_text, validation=validation, problem=problem,
                 pasted=pasted if pasted else (draft_text or ""), **base(con))
