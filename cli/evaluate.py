@@ -18,17 +18,19 @@ FORMATS = ("table", "json", "md")
 EXTENSIONS = {"json": "json", "md": "md", "table": "txt"}
 
 
-def evaluate(patient: Path = typer.Argument(..., help="Patient record (JSON or YAML), a JSONL file of records, or a directory of records."),
+def evaluate(patient: Path = typer.Argument(..., help="Patient record (our JSON or YAML), a JSONL file of records, a FHIR R4/R4B Bundle, resource or NDJSON file, a FHIR bulk-export directory of NDJSON files, a GA4GH Phenopacket v2 (JSON), or a directory of records."),
+             at: Optional[str] = typer.Option(None, "--at", help="Evaluation time (YYYY-MM-DD or a dateTime) for FHIR and Phenopacket input: each marker's latest observation at or before it is used (default: the start of the CD19-directed therapy)."),
              fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), md (a shareable report)."),
              priors: str = typer.Option("published", "--priors", help="PAM class priors for the call: published (the training proportions) or equal. Both are always reported."),
              model: Optional[str] = typer.Option(None, "--model", help="PAM model for expression: a model file from `kb pam train`, or a model id in the knowledge base (default: the published 14-gene model). A record's own `model` field wins."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write one file per patient, <id>.json|md|txt, into this directory instead of printing."),
              db: Optional[Path] = DbOption):
     """Evaluate patient records against every evidence item of their observed markers (and the PAM signature). For research use only."""
-    handled(_run)(patient, fmt, priors, model, out, db)
+    handled(_run)(patient, fmt, priors, model, out, db, at)
 
 
-def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], out: Optional[Path], db: Optional[Path]) -> None:
+def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], out: Optional[Path], db: Optional[Path],
+         at: Optional[str] = None) -> None:
     from kb.evaluate.evaluator import evaluate_path
 
     fmt = fmt or default_format()
@@ -36,7 +38,7 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
         fail(f"--format: kb evaluate writes one of {', '.join(FORMATS)}, got {fmt!r}")
     if priors not in ("published", "equal"):
         fail(f"--priors: expected published or equal, got {priors!r}")
-    summaries, kind = evaluate_path(patient, priors=priors, model=model, db=db)
+    summaries, kind = evaluate_path(patient, priors=priors, model=model, at=at, db=db)
     for s in summaries:
         for o in s["patient"]["observations"]:
             r = o["resolved"]

@@ -104,6 +104,12 @@ def term_aliases(con: duckdb.DuckDBPyConnection, vocabulary: str) -> dict[str, s
     return dict(con.execute("SELECT norm, name FROM term_alias WHERE vocabulary = ?", [vocabulary]).fetchall())
 
 
+def term_spellings(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[tuple[str, str]]:
+    """(term name, spelling as written) of every spelling of a vocabulary."""
+    return con.execute("SELECT name, alias FROM term_alias WHERE vocabulary = ? AND alias IS NOT NULL ORDER BY norm",
+                       [vocabulary]).fetchall()
+
+
 def documents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int, str]]:
     """(id, path, sha256, n_chars, text) of every document."""
     return con.execute("SELECT id, path, sha256, n_chars, text FROM document ORDER BY id").fetchall()
