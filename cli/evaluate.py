@@ -4,7 +4,10 @@ The command parses its options, calls `kb.evaluate.evaluate_path` and renders; `
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -74,8 +77,25 @@ def _write(summaries: list[dict], fmt: str, out: Path) -> None:
         names[name] = s["patient"]["id"]
     if out.exists() and not out.is_dir():
         fail(f"--out: {out} exists and is not a directory")
+    for name in names:
+        if (out / name).exists() and not (out / name).is_file():
+            fail(f"--out: {out / name} exists and is not a file; nothing was written")
+    # All or nothing: every summary is rendered and written into a staging directory first, then each is
+    # renamed into place; a failure before the renames leaves --out as it was.
+    texts = [(name, dumps(s) if fmt == "json" else render_md(s) if fmt == "md" else render_table(s))
+             for s, name in zip(summaries, names)]
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    for s, name in zip(summaries, names):
-        text = dumps(s) if fmt == "json" else render_md(s) if fmt == "md" else render_table(s)
-        (out / name).write_text(text + "\n", encoding="utf-8")
+    staging = Path(tempfile.mkdtemp(prefix=".kb-evaluate-", dir=out))
+    try:
+        for name, text in texts:
+            (staging / name).write_text(text + "\n", encoding="utf-8")
+        for name, _ in texts:
+            os.replace(staging / name, out / name)
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     echo(f"kb: wrote {len(summaries)} summar{'y' if len(summaries) == 1 else 'ies'} to {out}", err=True)
