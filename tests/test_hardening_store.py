@@ -179,3 +179,17 @@ def test_evaluate_out_is_all_or_nothing(runner, built_db, tmp_path):
     shutil.rmtree(out / "B2.json")
     assert runner.invoke(app, ["evaluate", str(records), "--out", str(out), "-f", "json", "--db", str(built_db)]).exit_code == 0
     assert sorted(p.name for p in out.iterdir()) == ["A1.json", "B2.json"]
+
+
+def test_score_out_of_memory_is_not_blamed_on_the_file():
+    from kb.core.errors import InputError, KBError
+    from kb.pam.cohort import _duck, default_memory_mb
+
+    def oom():
+        raise duckdb.OutOfMemoryException("Out of Memory Error: could not allocate block of size 256.0 KiB")
+
+    with pytest.raises(KBError) as err:
+        _duck(oom, "c.parquet")
+    assert not isinstance(err.value, InputError) and "ran out of memory" in str(err.value)
+    assert "cannot read" not in str(err.value)
+    assert default_memory_mb() >= 1024
