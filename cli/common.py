@@ -47,8 +47,9 @@ def handled(func):
             message, code = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), 2
         except Exception as exc:  # noqa: BLE001  (only library/driver errors are mapped; anything else re-raises)
             from kb.core.errors import library_error
+            from kb.core.store import last_opened
 
-            message, code = library_error(exc), 2
+            message, code = library_error(exc, last_opened()), 2
             if message is None:
                 raise
         # Exit outside the except block: the caught error (and the frames and connections its traceback

@@ -21,7 +21,7 @@ class NotFound(KBError):
     """Nothing matched (an unknown marker, evidence id or model): exit code 1."""
 
 
-def library_error(exc: BaseException) -> str | None:
+def library_error(exc: BaseException, database=None) -> str | None:
     """One line for an error raised by a library, a driver or the system rather than by us on purpose,
     naming the database it concerns when there is one; None for anything else (a bug: let it surface).
 
@@ -34,9 +34,7 @@ def library_error(exc: BaseException) -> str | None:
     if module.split(".")[0] in ("duckdb", "_duckdb"):
         if "out of memory" in first.lower():
             return f"DuckDB ran out of memory ({first}); free memory or process a smaller input"
-        from kb.core.store import last_opened
-
-        where = last_opened()
+        where = database  # the database the process opened last (kb.core.store.last_opened), if any
         if where is None:
             return f"DuckDB: {first}"
         return (f"database {where}: {first}; it is damaged or not a biomarker-kb database of this version "
