@@ -45,6 +45,13 @@ def handled(func):
             message, code = str(exc), 2
         except OSError as exc:
             message, code = f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), 2
+        except Exception as exc:  # noqa: BLE001  (only library/driver errors are mapped; anything else re-raises)
+            from kb.core.errors import library_error
+            from kb.core.store import last_opened
+
+            message, code = library_error(exc, last_opened()), 2
+            if message is None:
+                raise
         # Exit outside the except block: the caught error (and the frames and connections its traceback
         # holds) must not ride along as the context of the exit.
         fail(message, code)

@@ -4,7 +4,10 @@ The command parses its options, calls `kb.evaluate.evaluate_path` and renders; `
 """
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Optional
 
@@ -18,17 +21,19 @@ FORMATS = ("table", "json", "md")
 EXTENSIONS = {"json": "json", "md": "md", "table": "txt"}
 
 
-def evaluate(patient: Path = typer.Argument(..., help="Patient record (JSON or YAML), a JSONL file of records, or a directory of records."),
+def evaluate(patient: Path = typer.Argument(..., help="Patient record (our JSON or YAML), a JSONL file of records, a FHIR R4/R4B Bundle, resource or NDJSON file, a FHIR bulk-export directory of NDJSON files, a GA4GH Phenopacket v2 (JSON), or a directory of records."),
+             at: Optional[str] = typer.Option(None, "--at", help="Evaluation time (YYYY-MM-DD or a dateTime) for FHIR and Phenopacket input: each marker's latest observation at or before it is used (default: the start of the CD19-directed therapy)."),
              fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), md (a shareable report)."),
              priors: str = typer.Option("published", "--priors", help="PAM class priors for the call: published (the training proportions) or equal. Both are always reported."),
              model: Optional[str] = typer.Option(None, "--model", help="PAM model for expression: a model file from `kb pam train`, or a model id in the knowledge base (default: the published 14-gene model). A record's own `model` field wins."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write one file per patient, <id>.json|md|txt, into this directory instead of printing."),
              db: Optional[Path] = DbOption):
     """Evaluate patient records against every evidence item of their observed markers (and the PAM signature). For research use only."""
-    handled(_run)(patient, fmt, priors, model, out, db)
+    handled(_run)(patient, fmt, priors, model, out, db, at)
 
 
-def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], out: Optional[Path], db: Optional[Path]) -> None:
+def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], out: Optional[Path], db: Optional[Path],
+         at: Optional[str] = None) -> None:
     from kb.evaluate.evaluator import evaluate_path
 
     fmt = fmt or default_format()
@@ -36,7 +41,7 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
         fail(f"--format: kb evaluate writes one of {', '.join(FORMATS)}, got {fmt!r}")
     if priors not in ("published", "equal"):
         fail(f"--priors: expected published or equal, got {priors!r}")
-    summaries, kind = evaluate_path(patient, priors=priors, model=model, db=db)
+    summaries, kind = evaluate_path(patient, priors=priors, model=model, at=at, db=db)
     for s in summaries:
         for o in s["patient"]["observations"]:
             r = o["resolved"]
@@ -72,8 +77,25 @@ def _write(summaries: list[dict], fmt: str, out: Path) -> None:
         names[name] = s["patient"]["id"]
     if out.exists() and not out.is_dir():
         fail(f"--out: {out} exists and is not a directory")
+    for name in names:
+        if (out / name).exists() and not (out / name).is_file():
+            fail(f"--out: {out / name} exists and is not a file; nothing was written")
+    # All or nothing: every summary is rendered and written into a staging directory first, then each is
+    # renamed into place; a failure before the renames leaves --out as it was.
+    texts = [(name, dumps(s) if fmt == "json" else render_md(s) if fmt == "md" else render_table(s))
+             for s, name in zip(summaries, names)]
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    for s, name in zip(summaries, names):
-        text = dumps(s) if fmt == "json" else render_md(s) if fmt == "md" else render_table(s)
-        (out / name).write_text(text + "\n", encoding="utf-8")
+    staging = Path(tempfile.mkdtemp(prefix=".kb-evaluate-", dir=out))
+    try:
+        for name, text in texts:
+            (staging / name).write_text(text + "\n", encoding="utf-8")
+        for name, _ in texts:
+            os.replace(staging / name, out / name)
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
     echo(f"kb: wrote {len(summaries)} summar{'y' if len(summaries) == 1 else 'ies'} to {out}", err=True)

@@ -30,7 +30,7 @@ def build(db: Optional[Path] = DbOption,
     path, managed = resolve_db(db)
     if managed:
         path.parent.mkdir(parents=True, exist_ok=True)
-    report = run(seeds or bundled_seeds(), path)
+    report = run(seeds or bundled_seeds(), path, managed=managed)
     payload = {"db": str(report.db), "kb_version": {"schema": _schema(), "content": report.content},
                "counts": report.counts, "seconds": round(report.seconds, 2)}
     emit(payload, fmt, ["table", "rows"], [[k, v] for k, v in report.counts.items()])
@@ -138,14 +138,17 @@ def show(evidence_id: str = typer.Argument(..., help="Evidence id (see `kb query
 
 @app.command()
 @handled
-def check(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
-    """Re-verify every stored span (evidence, cited works, dismissals, licences, PAM) and every document's sha256."""
+def check(db: Optional[Path] = DbOption,
+          seeds: Optional[Path] = typer.Option(None, "--seeds", help="Seeds directory to compare with (default: the one the database was built from, recorded in it)."),
+          fmt: Optional[str] = FormatOption):
+    """Re-verify everything the database says: every stored span (evidence, cited works, dismissals, licences,
+    PAM) against its document text, every document against its sha256, the rows against their recorded
+    digest, and every table against the seeds it was built from."""
     from kb.curate.check import check as run
     from kb.query.database import connect
-    from kb.core.paths import bundled_seeds
 
     fmt = output_format(fmt)
-    report = run(connect(db), bundled_seeds())
+    report = run(connect(db), seeds)
     if fmt == "json":
         typer.echo(dumps(report.as_json()))
     else:

@@ -13,7 +13,7 @@ from ingest.dictionary import Dictionary, load_markers, load_vocabulary
 from ingest.manifest import load_manifest
 from ingest.pam_table import build_model
 from ingest.seedfiles import CURATION_DIR, content_hash
-from ingest.write import check_writable, write_atomic
+from ingest.write import build_lock, check_writable, write_atomic
 from kb.core.errors import CurationError
 from kb.core.normalize import norm
 from schemas.enums import SCHEMA_VERSION
@@ -120,17 +120,39 @@ class BuildReport:
     seconds: float
 
 
-def build(seeds: Path, db: Path) -> BuildReport:
-    """Build the knowledge base at `db` from `seeds`; on any error the existing `db` is left as it was."""
+def seeds_origin(seeds: Path) -> str:
+    """What kb_meta records as the seeds a database was built from: "bundled", or the directory's path."""
+    from kb.core.paths import bundled_seeds
+
+    resolved = Path(seeds).resolve()
+    return "bundled" if resolved == bundled_seeds().resolve() else str(resolved)
+
+
+def _derive_and_seal(con) -> None:
+    from kb.core import store
+
+    derive_read_model(con)
+    store.write_meta(con, "rows_hash", store.rows_digest(con))  # over the final rows, read model included
+
+
+def build(seeds: Path, db: Path, *, managed: bool = False, wait: bool = False) -> BuildReport:
+    """Build the knowledge base at `db` from `seeds`; on any error the existing `db` is left as it was.
+
+    kb_meta records the seeds it was built from (`seeds`: "bundled" or a path, with their content hash)
+    and a digest of its rows. One build per target at a time: a concurrent one is refused with one line
+    (`wait`: it waits instead, as the build on first use does)."""
     started = time.perf_counter()
-    check_writable(db)
-    bundle = load_seeds(seeds)
-    counts = bundle.counts()
-    meta = [
-        KbMeta(key="schema_version", value=str(SCHEMA_VERSION)),
-        KbMeta(key="content_hash", value=bundle.content),
-        KbMeta(key="built_at", value=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
-        KbMeta(key="counts", value=json.dumps(counts, sort_keys=True)),
-    ]
-    write_atomic(db, [*bundle.groups.values(), meta], derive=derive_read_model)
+    check_writable(db, managed)
+    with build_lock(db, wait=wait):
+        check_writable(db, managed)  # again: the target may have changed while we waited for the lock
+        bundle = load_seeds(seeds)
+        counts = bundle.counts()
+        meta = [
+            KbMeta(key="schema_version", value=str(SCHEMA_VERSION)),
+            KbMeta(key="content_hash", value=bundle.content),
+            KbMeta(key="seeds", value=seeds_origin(seeds)),
+            KbMeta(key="built_at", value=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")),
+            KbMeta(key="counts", value=json.dumps(counts, sort_keys=True)),
+        ]
+        write_atomic(db, [*bundle.groups.values(), meta], derive=_derive_and_seal)
     return BuildReport(db=db, content=bundle.content, counts=counts, seconds=time.perf_counter() - started)

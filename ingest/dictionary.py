@@ -104,7 +104,7 @@ def load_vocabulary(seeds: Path, dictionary: Dictionary) -> None:
                                         f"{spelling!r} names both {owner[key]!r} and {name!r}")
                 if key not in owner:
                     owner[key] = name
-                    dictionary.term_aliases.append(TermAlias(vocabulary=vocabulary, norm=key, name=name))
+                    dictionary.term_aliases.append(TermAlias(vocabulary=vocabulary, norm=key, name=name, alias=spelling))
     diseases = set(dictionary.term_names("disease"))
     code_owner: dict[str, str] = {}
     parents = {d.name: d.parents for d in vocab.diseases}

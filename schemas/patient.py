@@ -33,6 +33,8 @@ class Observation(_Strict):
     unit: Optional[str] = Field(default=None, description="Unit of a numeric value (UCUM or a common spelling: U/L, ukat/L, x10^9/L, cells/uL, %).")
     upper_limit_normal: Optional[finite_float(gt=0)] = Field(
         default=None, description="The laboratory's upper limit of normal, in the value's unit (needed by rules relative to the ULN).")
+    comparator: Optional[Literal["<", "<=", ">", ">="]] = Field(
+        default=None, description="The value is a bound (a result reported as '<5' or '>1000'): a verdict is given only when the bound decides the rule.")
 
     @field_validator("value", mode="before")
     @classmethod

@@ -101,6 +101,7 @@ class TermAlias(SQLModel, table=True):
     vocabulary: str = Field(primary_key=True)
     norm: str = Field(primary_key=True)
     name: str
+    alias: Optional[str] = None  # the spelling as written (found inside free text by its words)
 
 
 class Evidence(SQLModel, table=True):

@@ -83,7 +83,9 @@ def test_sources_and_pam_show_equal_the_cli(api, runner, built_db):
 
 
 @pytest.mark.parametrize("name, media", [("P001.json", "application/json"), ("B001.yaml", "application/yaml"),
-                                         ("B001.yaml", "application/x-yaml")])
+                                         ("B001.yaml", "application/x-yaml"), ("fhir/P002.bundle.json", "application/fhir+json"),
+                                         ("fhir/P002.cases.bundle.json", "application/fhir+json"),
+                                         ("P002.phenopacket.json", "application/json")])
 def test_evaluate_equals_kb_evaluate(api, runner, built_db, name, media):
     path = EXAMPLES / name
     response = api.post("/v1/evaluate", content=path.read_bytes(), headers={"Content-Type": media},

@@ -140,7 +140,7 @@ def test_json_contract(con, runner, built_db, tmp_path):
     res = invoke(runner, built_db, write(tmp_path, record(observations=[obs("lactate dehydrogenase", 410, "U/L", 250)])), "-f", "json")
     assert res.exit_code == 0, res.stderr
     out = json.loads(res.stdout)
-    assert set(out) == {"kb_version", "patient", "findings", "pam", "summary", "disclaimer"}
+    assert set(out) == {"kb_version", "patient", "findings", "pam", "summary", "input", "disclaimer"}
     assert out["kb_version"] == store.kb_version(con)
     assert out["disclaimer"].startswith("For research use only. Not for clinical decision-making.")
     assert out["patient"]["id"] == "P001" and out["pam"] is None

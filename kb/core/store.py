@@ -20,7 +20,50 @@ def meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
         raise StoreError(f"not a biomarker-kb database (no kb_meta table): {str(exc).splitlines()[0]}") from None
 
 
+# ---- recognising a database before touching it ------------------------------------------------------
+
+_opened: list[Path] = []  # the databases this process opened: names the file in a late driver error
+
+
+def last_opened() -> Path | None:
+    """The database most recently opened by this process (for error lines raised far from the open)."""
+    return _opened[-1] if _opened else None
+
+
+def is_kb_database(path: Path) -> str | None:
+    """None when `path` is a biomarker-kb database; otherwise what it is instead (one phrase). Opened
+    read-only, never read-write, and only when it is a regular file (a FIFO would block the open)."""
+    if not path.is_file():
+        return "not a regular file"
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if len(head) < 16 or head[8:12] != b"DUCK":
+        return "not a DuckDB database file"
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            return "locked by another process"
+        return f"cannot be opened as a database ({text.splitlines()[0][:120]})"
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        if "kb_meta" not in tables:
+            return f"a DuckDB database of something else ({len(tables)} table(s), no kb_meta)"
+        keys = {r[0] for r in con.execute("SELECT key FROM kb_meta").fetchall()}
+        if "schema_version" not in keys:
+            return "a DuckDB database with a kb_meta table but no schema version"
+    except duckdb.Error as exc:
+        return f"a damaged database ({str(exc).splitlines()[0][:120]})"
+    finally:
+        con.close()
+    return None
+
+
 def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
+    if path.exists() and not path.is_file():  # a FIFO or a device would block the open or be read as a database
+        raise StoreError(f"cannot open database {path}: not a regular file")
+    _opened.append(Path(path))
     try:
         return duckdb.connect(str(path), read_only=True)
     except duckdb.IOException as exc:
@@ -37,14 +80,26 @@ def kb_version(con: duckdb.DuckDBPyConnection) -> dict:
     return {"schema": int(values.get("schema_version", 0)), "content": values.get("content_hash")}
 
 
-def check_schema(con: duckdb.DuckDBPyConnection, path) -> None:
-    """Refuse a database of another schema version with one line, before a query fails on a missing column."""
-    from schemas.enums import SCHEMA_VERSION
+def rows_digest(con: duckdb.DuckDBPyConnection) -> str:
+    """sha256 of every row of every table but kb_meta, in a canonical order: recorded at build, recomputed
+    by `kb check`, so an edit of any stored row (and of its read model alongside) shows."""
+    import hashlib
 
-    found = kb_version(con)["schema"]
-    if found != SCHEMA_VERSION:
-        raise StoreError(f"database {path} has schema {found}, this version of biomarker-kb reads schema "
-                         f"{SCHEMA_VERSION}; rebuild it with `kb build --db {path}`")
+    digest = hashlib.sha256()
+    tables = sorted(r[0] for r in con.execute("SELECT table_name FROM information_schema.tables "
+                                                 "WHERE table_schema = 'main'").fetchall() if r[0] != "kb_meta")
+    for table in tables:
+        digest.update(f"table {table}\n".encode())
+        cur = con.execute(f'SELECT * FROM "{table}" ORDER BY ALL')
+        while batch := cur.fetchmany(4096):
+            for row in batch:
+                digest.update(repr(row).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()[:16]
+
+
+def write_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    """One more kb_meta entry (build path, on the not yet published database file)."""
+    con.execute("INSERT INTO kb_meta (key, value) VALUES (?, ?)", [key, value])
 
 
 # ---- small lookups shared by resolution and evaluation ---------------------------------------------
@@ -142,6 +197,12 @@ def cited_works_of(con: duckdb.DuckDBPyConnection, source_id: str | None = None)
                       [source_id, source_id])
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, row)) for row in cur.fetchall()]
+
+
+def term_spellings(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[tuple[str, str]]:
+    """(term name, spelling as written) of every spelling of a vocabulary."""
+    return con.execute("SELECT name, alias FROM term_alias WHERE vocabulary = ? AND alias IS NOT NULL ORDER BY norm",
+                       [vocabulary]).fetchall()
 
 
 def documents(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, int, str]]:

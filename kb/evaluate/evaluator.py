@@ -59,7 +59,14 @@ class Evaluator:
         self.model_files = model_files  # False over HTTP: a record names knowledge-base models, never server files
         self._pam_models: dict = {}
 
-    def evaluate(self, patient, label: str, priors: str = "published") -> dict:
+    def binder(self):
+        from kb.evaluate.readers.standard import Binder
+
+        if getattr(self, "_binder", None) is None:
+            self._binder = Binder(self.index, self.populations, self.index.aliases)
+        return self._binder
+
+    def evaluate(self, patient, label: str, priors: str = "published", facts: dict | None = None) -> dict:
         if priors not in ("published", "equal"):
             raise InputError(f"--priors: expected published or equal, got {priors!r}")
         try:
@@ -88,6 +95,7 @@ class Evaluator:
             "pam": pam,
             "summary": _summary(findings, [self.markers[m]["name"] for m in observed],
                                 [self.markers[m]["name"] for m in observed if not self.evidence.get(m)], not_observed),
+            "input": facts or {"format": "native"},
             "disclaimer": DISCLAIMER,
         }
 
@@ -129,7 +137,7 @@ class Evaluator:
         if o.unit is None:
             if info["unit"]:
                 raise InputError(f"{at}.unit: expected the unit of the {name} value (e.g. {info['unit']}), got none")
-            return Observed(name, value, None, None, o.upper_limit_normal)
+            return Observed(name, value, None, None, o.upper_limit_normal, o.comparator)
         dimension, expected = self._dimension(info, items)
         try:
             unit = units.parse(o.unit)
@@ -143,7 +151,7 @@ class Evaluator:
         elif dimension is not None and unit.dimension != dimension:
             raise InputError(f"{at}.unit: {o.unit!r} ({unit.dimension}) does not fit {name} ({dimension}); "
                              f"expected one of {', '.join(expected)}")
-        return Observed(name, value, o.unit, unit.code, o.upper_limit_normal)
+        return Observed(name, value, o.unit, unit.code, o.upper_limit_normal, o.comparator)
 
     @staticmethod
     def _dimension(info: dict, items: list[dict]) -> tuple[str | None, list[str]]:
@@ -173,7 +181,7 @@ class Evaluator:
             "outcome": item["outcome"],
             "population": {k: item[k] for k in ("disease", "therapy", "therapy_class", "timepoint")},
             "applicability": self.populations.judge(population, item),
-            "observed": {"value": _plain(obs.value), "unit": obs.unit, "ucum": obs.ucum, "upper_limit_normal": _plain(obs.uln),
+            "observed": {"value": _plain(obs.value), "comparator": obs.comparator, "unit": obs.unit, "ucum": obs.ucum, "upper_limit_normal": _plain(obs.uln),
                          "converted_value": _plain(j.converted_value), "converted_unit": j.converted_unit},
             "rule": item["rule"], "rule_met": j.met, "verdict": verdict, "verdict_reason": reason,
             "explanation": explanation, "effect": item["effect"], "level": item["level"],
@@ -239,16 +247,31 @@ def _summary(findings: list[dict], observed: list[str], without_evidence: list[s
 
 
 def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, priors: str = "published",
-                     model: str | None = None, model_files: bool = True,
+                     model: str | None = None, model_files: bool = True, at: str | None = None,
                      evaluator: Evaluator | None = None) -> list[dict]:
     """One summary per record; every record is validated before any is evaluated (all or nothing).
 
     `model` (a model file or a knowledge-base model id) scores expression for records that name none.
+    `at` (a date or dateTime) is the evaluation time of standard-form records (FHIR, Phenopacket): the latest
+    observation of each marker at or before it is used (default: the start of the CD19-directed therapy).
     `evaluator`: one already loaded (a server keeps one per thread: loading is most of the cost of a
     small request); it replaces con, model and model_files."""
-    patients = [(parse_record(r), r.label) for r in records]
+    from kb.evaluate.readers.standard import parse_when
+
+    try:
+        when = parse_when(at, end_of_day=True)
+    except InputError as exc:
+        raise InputError(f"--at: {exc}") from None
     evaluator = evaluator or Evaluator(con, model, model_files)
-    return [evaluator.evaluate(p, label, priors) for p, label in patients]
+    patients = []
+    for r in records:
+        if r.pending is None:
+            patients.append((parse_record(r), r.label, {"format": "native", "evaluated_at": at}))
+            continue
+        data, facts = evaluator.binder().bind(r.pending, r.label, when)
+        label = f"{r.label} (Patient {r.pending.patient_id})"
+        patients.append((parse_record(Record(label, data)), label, facts))
+    return [evaluator.evaluate(p, label, priors, facts) for p, label, facts in patients]
 
 
 def _with_connection(run, con: duckdb.DuckDBPyConnection | None, db: str | os.PathLike | None):
@@ -261,11 +284,13 @@ def _with_connection(run, con: duckdb.DuckDBPyConnection | None, db: str | os.Pa
         own.close()
 
 
-def evaluate_path(path: str | os.PathLike, *, priors: str = "published", model: str | None = None,
+def evaluate_path(path: str | os.PathLike, *, priors: str = "published", model: str | None = None, at: str | None = None,
                   con: duckdb.DuckDBPyConnection | None = None, db: str | os.PathLike | None = None) -> tuple[list[dict], str]:
     """Summaries of the records at `path` (file, JSONL or directory) and how they came (see load_records)."""
-    records, kind = load_records(path)
-    return _with_connection(lambda c: evaluate_records(records, con=c, priors=priors, model=model), con, db), kind
+    from kb.evaluate.readers import load
+
+    records, kind = load(path)
+    return _with_connection(lambda c: evaluate_records(records, con=c, priors=priors, model=model, at=at), con, db), kind
 
 
 def evaluate(record: dict, *, priors: str = "published", model: str | None = None,
@@ -278,12 +303,13 @@ def evaluate(record: dict, *, priors: str = "published", model: str | None = Non
 
 def evaluate_text(text: str, fmt: str, *, con: duckdb.DuckDBPyConnection, priors: str = "published",
                   model: str | None = None, label: str = "body", max_records: int | None = None,
-                  model_files: bool = False, evaluator: Evaluator | None = None) -> tuple[list[dict], str]:
+                  model_files: bool = False, evaluator: Evaluator | None = None,
+                  at: str | None = None) -> tuple[list[dict], str]:
     """Summaries of the records in `text`, declared as `fmt` (see `kb.evaluate.records.TEXT_FORMATS`), and
     how they came ('single', 'many' or 'jsonl'): the HTTP API's `POST /v1/evaluate`. Model files are not
     read unless `model_files` (a request names knowledge-base models only)."""
-    from kb.evaluate.records import records_from_text
+    from kb.evaluate.readers import from_text
 
-    records, kind = records_from_text(text, fmt, label, max_records=max_records)
+    records, kind = from_text(text, fmt, label, max_records=max_records)
     return evaluate_records(records, con=con, priors=priors, model=model, model_files=model_files,
-                            evaluator=evaluator), kind
+                            evaluator=evaluator, at=at), kind

@@ -18,6 +18,9 @@ RECORD_SUFFIXES = (".json", ".yaml", ".yml", ".jsonl")
 class Record:
     label: str  # file, file:line (JSONL) or file[i] (a list): names the record in errors
     data: object
+    # a record read from a standard form (FHIR, Phenopacket): what it holds before the knowledge base maps
+    # its codes (kb.evaluate.readers.standard.Pending); `data` is then built from it
+    pending: object = None
 
 
 

@@ -122,8 +122,21 @@ def render_table(s: dict) -> str:
         lines.append("Observed, no evidence: " + ", ".join(summary["observed_without_evidence"]))
     if summary["not_observed"]:
         lines.append("Not observed (evidence applies to this patient): " + ", ".join(summary["not_observed"]))
+    lines += _input_lines(s.get("input") or {})
     lines += ["", s["disclaimer"]]
     return "\n".join(lines)
+
+
+def _input_lines(facts: dict) -> list[str]:
+    """What a standard-form input (FHIR, Phenopacket) held that the summary did not use, and why."""
+    if facts.get("format") in (None, "native"):
+        return []
+    out = ["", f"Input: {facts['format']}, evaluated at {facts.get('evaluated_at') or 'the latest observations'}"
+           + (f" (therapy start {facts['therapy_start']})" if facts.get("therapy_start") else "")]
+    out += [f"  conflict: {c['where']}: {c['why']}" for c in facts.get("conflicts", [])]
+    out += [f"  not used: {u['where']}: {u['what']}: {u['why']}" for u in facts.get("unused", [])]
+    out += [f"  superseded: {x['where']}: {x['marker']} {x['value']} of {x['date']}: {x['why']}" for x in facts.get("superseded", [])]
+    return out
 
 
 def _md(text) -> str:
@@ -179,6 +192,9 @@ def render_md(s: dict) -> str:
     out += ["## Markers", "",
             "- Observed: " + (", ".join(summary["markers_observed"]) or "none"),
             "- Observed, no evidence in the knowledge base: " + (", ".join(summary["observed_without_evidence"]) or "none"),
-            "- Not observed, with evidence that applies to this patient: " + (", ".join(summary["not_observed"]) or "none"),
-            "", "---", "", f"*{s['disclaimer']}*"]
+            "- Not observed, with evidence that applies to this patient: " + (", ".join(summary["not_observed"]) or "none")]
+    facts = _input_lines(s.get("input") or {})
+    if facts:
+        out += ["", "## Input", ""] + [f"- {_md(line.strip())}" for line in facts[1:]]
+    out += ["", "---", "", f"*{s['disclaimer']}*"]
     return "\n".join(out)

@@ -83,6 +83,30 @@ def _r(value: float) -> float:
     return float(f"{value:.12g}")
 
 
+_INF = float("inf")
+
+
+def _rule_interval(rule: dict) -> tuple[float, bool, float, bool]:
+    """(low, low open?, high, high open?) of the values that meet a numeric rule."""
+    op, v = rule["operator"], rule["value"]
+    return {">": (v, True, _INF, True), ">=": (v, False, _INF, True), "<": (-_INF, True, v, True),
+            "<=": (-_INF, True, v, False), "=": (v, False, v, False),
+            "between": (v, False, rule.get("value_high"), False)}[op]
+
+
+def bound_met(bound: float, comparator: str, rule: dict) -> Optional[bool]:
+    """Does every value the bound allows meet the rule (True), none (False), or some but not all (None)?"""
+    x = _r(bound)
+    lo, lo_open, hi, hi_open = (-_INF, True, x, comparator == "<") if comparator in ("<", "<=") else (x, comparator == ">", _INF, True)
+    r_lo, r_lo_open, r_hi, r_hi_open = _rule_interval(rule)
+    low_inside = lo > r_lo or (lo == r_lo and (lo_open or not r_lo_open))
+    high_inside = hi < r_hi or (hi == r_hi and (hi_open or not r_hi_open))
+    if low_inside and high_inside:
+        return True
+    disjoint = hi < r_lo or lo > r_hi or (hi == r_lo and (hi_open or r_lo_open)) or (lo == r_hi and (lo_open or r_hi_open))
+    return False if disjoint else None
+
+
 def compare(value: float, rule: dict) -> bool:
     x, lo = _r(value), rule["value"]
     op = rule["operator"]
@@ -110,11 +134,12 @@ class Observed:
     unit: Optional[str]  # as given
     ucum: Optional[str]  # UCUM code of the unit
     uln: Optional[float]  # upper limit of normal, in the value's unit
+    comparator: Optional[str] = None  # the value is a bound: '<', '<=', '>', '>='
 
     def text(self) -> str:
         if isinstance(self.value, str):
             return f"{self.marker} {self.value}"
-        return f"{self.marker} {amount(self.value, ' × ULN' if self.ucum == units.ULN else self.unit)}"
+        return f"{self.marker} {self.comparator or ''}{amount(self.value, ' × ULN' if self.ucum == units.ULN else self.unit)}"
 
 
 @dataclass(frozen=True)
@@ -176,7 +201,12 @@ def judge(item: dict, obs: Observed, default_unit: Optional[str] = None) -> Judg
             how = f"the rule is the category {rule['category']!r} and the observation is a number"
     else:
         converted, conv_unit, how = _numeric(obs, rule, default_unit)
-        if converted is not None:
+        if converted is not None and obs.comparator:
+            met = bound_met(converted, obs.comparator, rule)
+            if met is None:
+                how = (f"the value is reported only as {obs.comparator}{fmt(converted)}"
+                       f"{' ' + conv_unit if conv_unit else ''}, which does not decide the rule ({rule_text(rule, 'prose')})")
+        elif converted is not None:
             met = compare(converted, rule)
 
     if direction == "none":

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from kb.core.errors import InputError
+from kb.core.errors import InputError, KBError
 from kb.pam.expression import LOG2_FLOOR, MIN_CALL_GENES, RAW_COUNT_LOG2
 
 if TYPE_CHECKING:
@@ -266,7 +266,7 @@ def score_cohort(cohort, out, model, *, priors: str = "published", min_genes: in
 
     ``progress(stage, fraction)`` is called about five times a second while DuckDB works, with stage
     "checking" (the one pass of checks) then "scoring" (computing and writing) and the fraction done (0-1).
-    DuckDB's memory is capped (default 256 MB, 32 MB per core on large machines); the duplicate-id check
+    DuckDB's memory is capped (default_memory_mb: a quarter of physical memory, at least 1 GB); the duplicate-id check
     spills to a temporary directory beyond it, so memory stays flat as the cohort grows.
     """
     from kb.pam import cohort_sql
@@ -283,7 +283,7 @@ def score_cohort(cohort, out, model, *, priors: str = "published", min_genes: in
     if not out.parent.is_dir():
         raise InputError(f"--out {out}: directory {out.parent} does not exist")
     scratch = tempfile.mkdtemp(prefix="kb-score-")
-    con = cohort_sql.scoring_connection(memory_limit_mb or max(256, 32 * (os.cpu_count() or 1)), scratch)
+    con = cohort_sql.scoring_connection(memory_limit_mb or default_memory_mb(), scratch)
     try:
         if kind == "csv":
             header = _csv_header(cohort, delim)
@@ -329,6 +329,17 @@ def score_cohort(cohort, out, model, *, priors: str = "published", min_genes: in
                        incomplete, calls, time.perf_counter() - started)
 
 
+def default_memory_mb() -> int:
+    """DuckDB's memory cap for scoring: a quarter of physical memory, at least 1 GB. A 256 MB cap made
+    3,000,000 × 14 fail with "Out of Memory" in half the runs (issue 12); sorting and aggregates spill to
+    the scratch directory beyond the cap, so it bounds memory without being the thing that fails."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (ValueError, OSError, AttributeError):
+        total = 4096
+    return max(1024, total // 4)
+
+
 def _duck(run, cohort):
     """Run a DuckDB step; a DuckDB error reading the cohort becomes a one-line InputError."""
     import duckdb
@@ -338,7 +349,10 @@ def _duck(run, cohort):
     except duckdb.Error as exc:
         lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
         detail = "; ".join(lines[:2])[:300]
-        raise InputError(f"{cohort}: cannot read the file: {detail}") from None
+        out_of_memory = "out of memory" in str(exc).lower()
+    if out_of_memory:  # not the input's fault: say what happened
+        raise KBError(f"{cohort}: DuckDB ran out of memory while scoring ({detail}); free memory and retry")
+    raise InputError(f"{cohort}: cannot read the file: {detail}")
 
 
 def _check(profile: dict, cohort, con, reader, params, id_column, genes) -> None:

@@ -21,8 +21,10 @@ class UnknownTerm(InputError):
 class Vocabulary:
     def __init__(self, con: duckdb.DuckDBPyConnection, vocabulary: str):
         self.vocabulary = vocabulary
+        self._con = con
         self.terms = {t["name"]: t for t in store.terms(con, vocabulary)}
         self.aliases = store.term_aliases(con, vocabulary)
+        self._spellings: dict[str, str] | None = None
         self.codes: dict[tuple[str, str], str] = {}
         for t in self.terms.values():
             for system, code in (("DOID", t.get("doid")), ("NCIT", t.get("ncit")), ("RXNORM", t.get("rxnorm"))):
@@ -30,6 +32,19 @@ class Vocabulary:
                     self.codes[(system, code)] = t["name"]
             for code in t.get("icd10") or []:
                 self.codes[("ICD10", code)] = t["name"]
+
+    @property
+    def spellings(self) -> dict[str, str]:
+        """Every spelling as its words ('axicabtagene ciloleucel') -> term name, for finding one inside a text."""
+        if self._spellings is None:
+            import re
+
+            from kb.core.normalize import norm_words
+
+            self._spellings = {}
+            for name, spelling in store.term_spellings(self._con, self.vocabulary):
+                self._spellings.setdefault(" ".join(re.findall(r"[0-9a-z]+", norm_words(spelling))), name)
+        return self._spellings
 
     def by_code(self, system: str, code: str) -> dict | None:
         """The term a code names; an ICD-10 code also matches through the codes above it (C83.30 -> C83.3)."""

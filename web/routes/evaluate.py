@@ -25,6 +25,8 @@ MEDIA_TYPES = {
     "application/yaml": "yaml",
     "application/x-yaml": "yaml",
     "application/x-ndjson": "jsonl",
+    "application/fhir+json": "fhir",  # a Bundle or one resource (application/json detects FHIR and Phenopackets too)
+    "application/fhir+ndjson": "fhir-ndjson",
 }
 NDJSON = "application/x-ndjson"
 _RECORDS = {"oneOf": [{"$ref": "#/components/schemas/Patient"},
@@ -33,7 +35,9 @@ BODY = {"requestBody": {"required": True, "description": "One patient record, a 
                         "content": {"application/json": {"schema": _RECORDS},
                                     "application/yaml": {"schema": _RECORDS},
                                     "application/x-yaml": {"schema": _RECORDS},
-                                    NDJSON: {"schema": {"type": "string"}}}}}
+                                    NDJSON: {"schema": {"type": "string"}},
+                                    "application/fhir+json": {"schema": {"type": "object", "description": "A FHIR R4/R4B Bundle or resource."}},
+                                    "application/fhir+ndjson": {"schema": {"type": "string"}}}}}
 
 
 @router.post("/evaluate", response_model=Union[Summary, list[Summary]], openapi_extra=BODY,
@@ -42,6 +46,7 @@ BODY = {"requestBody": {"required": True, "description": "One patient record, a 
 async def evaluate(request: Request,
                    priors: Literal["published", "equal"] = Query("published", description="PAM class priors for the call (both are always reported)."),
                    model: Optional[str] = Query(None, description="PAM model id of the knowledge base for expression (default: the published model); a record's own `model` wins."),
+                   at: Optional[str] = Query(None, max_length=40, description="Evaluation time (YYYY-MM-DD or dateTime) for FHIR and Phenopacket bodies: each marker's latest observation at or before it (default: the start of the CD19-directed therapy)."),
                    label: str = Query("body", max_length=200, description="How records are named in errors and in `patient.source` (the CLI uses the file name)."),
                    db: Database = Depends(database)):
     """A risk summary per patient record: every evidence item of its observed markers, and the PAM signature.
@@ -50,7 +55,7 @@ async def evaluate(request: Request,
     text = text_of(await request.body())
     limit = request.app.state.settings.max_records
     summaries, kind = await db.run(lambda con: evaluate_text(text, fmt, con=con, priors=priors, model=model,
-                                                             label=label, max_records=limit,
+                                                             label=label, max_records=limit, at=at,
                                                              evaluator=db.evaluator(con, model)))
     if kind == "jsonl" and "application/json" not in request.headers.get("accept", ""):
         lines = "\n".join(json.dumps(s, ensure_ascii=False, allow_nan=False, default=str) for s in summaries)

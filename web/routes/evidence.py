@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1", tags=["evidence"])
 @router.get("/evidence", response_model=EvidenceResult, responses=PROBLEMS)
 async def evidence(request: Request,
                    marker: Optional[str] = Query(None, description="Marker name or any spelling (fuzzy: 'lactate dehydrogenase' finds LDH); omitted: every marker."),
-                   disease: Optional[str] = Query(None, description="Disease (includes its subtypes: LBCL includes DLBCL)."),
+                   disease: Optional[str] = Query(None, description="Disease: name, synonym or code (C83.3, DOID:0050745, NCIT:C8851); includes its subtypes (LBCL includes DLBCL)."),
                    therapy: Optional[str] = Query(None, description="Therapy (axi-cel, ...) or class (CD19 CAR-T)."),
                    direction: Optional[str] = Query(None, description="unfavorable | favorable | mixed | none"),
                    type: Optional[str] = Query(None, description="predictive | prognostic | ... | mechanistic"),
