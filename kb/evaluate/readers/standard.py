@@ -118,12 +118,12 @@ def _iso(when: Optional[dt.datetime]) -> Optional[str]:
 class Binder:
     """Maps pending records against one knowledge base (the evaluator's marker index and vocabularies)."""
 
-    def __init__(self, index, populations, aliases: list[tuple[str, str, str]]):
+    def __init__(self, index, populations, aliases: list[tuple]):
         self.index = index
         self.diseases = populations.diseases
         self.therapies = populations.therapies
         self.words: dict[str, set[str]] = {}
-        for mid, alias, _ in aliases:
+        for mid, alias, *_ in aliases:
             self.words.setdefault(mid, set()).update(_analyte_words(alias))
 
     def bind(self, p: Pending, label: str, at: Optional[dt.datetime]) -> tuple[dict, dict]:
