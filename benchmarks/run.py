@@ -4,8 +4,8 @@
     python benchmarks/run.py query build
 
 Sections (issue numbers in brackets): cold CLI start [2], query latency on 1,000,000 evidence rows [2],
-build of the seeds [2], the PAM sections registered in benchmarks/pam_bench.py [4], and the HTTP API
-(`api`, benchmarks/api_bench.py) [8].
+build of the seeds [2], the PAM sections registered in benchmarks/pam_bench.py [4], the HTTP API
+(`api`, benchmarks/api_bench.py) [8] and the web pages (`web`, benchmarks/web_bench.py) [9].
 Nothing here is a test: numbers vary by machine, ratios much less.
 """
 from __future__ import annotations
@@ -119,6 +119,7 @@ def build_seeds() -> None:
 def main(argv: list[str]) -> None:
     import api_bench  # noqa: F401  (registers the HTTP API section)
     import pam_bench  # noqa: F401  (registers the PAM sections)
+    import web_bench  # noqa: F401  (registers the web pages section)
     chosen = argv or list(SECTIONS)
     print(f"biomarker-kb benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     try:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from web.pages.common import base
-from web.pages.deps import connection
+from web.pages.deps import connection, site
 from web.pages.render import HEADERS, page
 
 router = APIRouter(include_in_schema=False)
@@ -20,8 +20,8 @@ MAX_RECORD = 2_000_000  # bytes of one uploaded or pasted record
 
 
 @router.get("/patients")
-def patients_form(con=Depends(connection)):
-    return page("patients.html", nav="/patients", result=None, problem=None, text="", priors="published", **base(con))
+def patients_form(site=Depends(site)):
+    return page("patients.html", nav="/patients", result=None, problem=None, text="", priors="published", **base(site))
 
 
 async def _form(request: Request) -> tuple[str, str, str, str, str | None]:
@@ -51,7 +51,7 @@ async def _form(request: Request) -> tuple[str, str, str, str, str | None]:
 
 
 @router.post("/patients")
-async def patients_result(request: Request, con=Depends(connection)):
+async def patients_result(request: Request, con=Depends(connection), site=Depends(site)):
     from starlette.concurrency import run_in_threadpool
 
     from kb.core.errors import KBError
@@ -62,14 +62,11 @@ async def patients_result(request: Request, con=Depends(connection)):
         summary, panel = await run_in_threadpool(_evaluate, con, text, fmt, label, priors)
     except KBError as exc:
         return page("patients.html", nav="/patients", result=None, problem=str(exc), text=text,
-                    priors=priors, **base(con))
+                    priors=priors, **base(site))
     if download in ("json", "md"):
         return _download(summary, download)
-    from web.pages.documents import documents
-
-    doc_ids = {d.path: d.id for d in documents(con).values()}
     return page("patients.html", nav="/patients", result=summary, groups=_groups(summary["findings"]), panel=panel,
-                problem=None, text=text, priors=priors, doc_ids=doc_ids, **base(con))
+                problem=None, text=text, priors=priors, doc_ids=site.doc_ids, **base(site))
 
 
 def _evaluate(con, text: str, fmt: str, label: str, priors: str) -> tuple[dict, dict | None]:
