@@ -13,6 +13,7 @@ from web.pages.deps import connection, site
 from web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
+CONTEXT = 160  # characters of the document shown on either side of a candidate sentence
 _cache: dict[str, dict] = {}
 _lock = threading.Lock()
 
@@ -70,6 +71,10 @@ def _context(con, site, params: dict, draft_text: str | None = None, validation=
     if source is not None and source not in known:
         return error_page(site, 404, "No such source", f"no source {source!r}; sources: {', '.join(known)}")
     shown = of_source(result, source)
+    texts = {d.path: d.text for d in site.documents.values()}
+    around = {(c["document"], c["start"]): (texts[c["document"]][max(0, c["start"] - CONTEXT):c["start"]],
+                                            texts[c["document"]][c["end"]:c["end"] + CONTEXT])
+              for c in shown["candidates"]}
     chosen = None
     if params.get("draft"):
         chosen = next((c for c in shown["candidates"] if f"{c['document']}:{c['start']}" == params["draft"]), None)
@@ -78,7 +83,7 @@ def _context(con, site, params: dict, draft_text: str | None = None, validation=
                                                                 f"{' of ' + source if source else ''}")
         draft_text = draft(chosen, EVIDENCE_TYPES, DIRECTIONS)
     return page("curation.html", status=status, nav="/curation", source=source, sources=known, shown=shown,
-                doc_ids=site.doc_ids, chosen=chosen, draft=draft_text, validation=validation, problem=problem,
+                doc_ids=site.doc_ids, around=around, chosen=chosen, draft=draft_text, validation=validation, problem=problem,
                 pasted=pasted if pasted else (draft_text or ""), **base(site))
 
 
