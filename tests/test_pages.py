@@ -229,5 +229,8 @@ def test_patient_page_downloads_and_bad_records(client):
     assert md.headers["content-disposition"] == 'attachment; filename="B001.md"' and md.text.startswith("# Risk summary: B001")
     js = client.post("/patients", data={"text": record.decode(), "download": "json"})
     assert js.json()["patient"]["id"] == "B001" and js.json()["pam"]["call"] in ("CR", "NR")
+    as_file = record.decode() + "model: /etc/passwd\n"  # a model names a knowledge-base model, never a server file
+    refused = client.post("/patients", data={"text": as_file})
+    assert 'class="problem"' in refused.text and "unknown PAM model" in refused.text and "root:" not in refused.text
     bad = client.post("/patients", data={"text": '{"id": "X", "disease": "<b>DLBCL</b>"}'})
     assert bad.status_code == 200 and 'class="problem"' in bad.text and "<b>DLBCL</b>" not in bad.text
