@@ -144,16 +144,6 @@ def test_adding_a_link_removes_the_candidate(runner, seeds_copy, tmp_path):
     assert cov(after)["sentences"] == cov(before)["sentences"]
 
 
-def test_candidates_are_fast(built_db):
-    import time
-
-    from kb.curate.candidates import candidates
-
-    started = time.perf_counter()
-    candidates(db=built_db)
-    assert time.perf_counter() - started < 2.0
-
-
 # ---- add-paper -----------------------------------------------------------------------------------
 
 def test_add_paper_end_to_end(runner, seeds_copy, tmp_path):
