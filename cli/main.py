@@ -11,7 +11,7 @@ from typing import Optional
 import typer
 
 from cli.common import DbOption, FormatOption, echo, emit, fail, handled, output_format
-from cli.render import dumps
+from cli.render import dumps, use_color
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="biomarker-kb: evidence on biomarkers of response to CD19-directed immunotherapy. "
@@ -44,21 +44,33 @@ def _schema() -> int:
     return SCHEMA_VERSION
 
 
-EVIDENCE_COLUMNS = ["id", "marker", "type", "direction", "disease", "therapy", "timepoint", "rule", "effect", "n", "level", "ref"]
+EVIDENCE_COLUMNS = ["id", "marker", "type", "direction", "disease", "therapy", "timepoint", "rule", "effect", "n", "level",
+                    "ref", "outcome", "statement"]
+EVIDENCE_TABLE = ["evidence", "population", "rule · effect", "level · n", "outcome: statement"]
 
 
-def evidence_rows(items: list[dict]) -> list[list]:
+def evidence_rows(items: list[dict], fmt: str = "csv") -> list[list]:
+    """One row per item: every field in its own column (csv, md), or grouped into five wrapping columns
+    that fit a terminal (table)."""
     from kb.core.text import effect_text, rule_text
 
-    return [[e["id"], e["marker"], e["evidence_type"], e["direction"],
-             e["disease"] + (" (broader)" if e.get("disease_match") == "broader" else ""), e["therapy"], e["timepoint"],
-             rule_text(e["rule"]), effect_text(e["effect"]), e["n_patients"], e["level"], e["cited_reference"]]
+    disease = lambda e: e["disease"] + (" (broader)" if e.get("disease_match") == "broader" else "")  # noqa: E731
+    if fmt == "table":
+        return [[f"{e['id']}\n{e['marker']} · {e['evidence_type']} · {e['direction']}",
+                 "\n".join(v for v in (disease(e), e["therapy"], e["timepoint"]) if v),
+                 "\n".join(v for v in (rule_text(e["rule"]), effect_text(e["effect"])) if v),
+                 e["level"] + (f" · n {e['n_patients']}" if e["n_patients"] is not None else "")
+                 + (f"\nref {e['cited_reference']}" if e["cited_reference"] else ""),
+                 f"{e['outcome']}: {e['statement']}" if e["outcome"] else e["statement"]] for e in items]
+    return [[e["id"], e["marker"], e["evidence_type"], e["direction"], disease(e), e["therapy"], e["timepoint"],
+             rule_text(e["rule"]), effect_text(e["effect"]), e["n_patients"], e["level"], e["cited_reference"],
+             e["outcome"], e["statement"]]
             for e in items]
 
 
 @app.command()
 @handled
-def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or any spelling (fuzzy: 'lactate dehydrogenase' finds LDH)."),
+def query(marker: Optional[str] = typer.Option(None, "--marker", "-m", help="Marker name or any spelling (fuzzy: 'lactate dehydrogenase' finds LDH). Optional: the filters alone select across every marker."),
           disease: Optional[str] = typer.Option(None, "--disease", help="Disease: a name or synonym (lymphoma, NHL, ALL, ...) or a code (C83.3, DOID:0050745, NCIT:C8851); includes its subtypes (LBCL includes DLBCL)."),
           broader: bool = typer.Option(False, "--broader", help="With --disease, also include evidence recorded at the disease's ancestors (lymphoma for DLBCL), labelled disease_match=broader."),
           therapy: Optional[str] = typer.Option(None, "--therapy", help="Therapy (axi-cel, blinatumomab, ...) or class (CD19 CAR-T)."),
@@ -66,19 +78,22 @@ def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or
           evidence_type: Optional[str] = typer.Option(None, "--type", help="predictive | prognostic | ... | mechanistic"),
           status: str = typer.Option("accepted", "--status", help="accepted (default) | submitted | rejected | all"),
           db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
-    """Evidence items for a marker, strongest first (level, then number of patients)."""
+    """Evidence items for a marker, or for the filters alone, strongest first (level, then number of patients)."""
     from kb import query as q
 
     fmt = output_format(fmt)
     if broader and not disease:
         fail("--broader: needs --disease (it widens a disease filter to the disease's ancestors)")
+    if marker is None and not any((disease, therapy, direction, evidence_type)) and status == "accepted":
+        fail("kb query: expected --marker or at least one filter (--disease, --therapy, --direction, --type, --status)")
     result = q.evidence(marker, disease, therapy, direction, evidence_type, status, broader=broader, db=db)
     resolved = result["query"]["resolved"]
-    if resolved["how"] == "fuzzy":
+    if resolved and resolved["how"] == "fuzzy":
         echo(f"kb: {marker!r} resolved to {resolved['name']} (via {resolved['alias']!r}, score {resolved['score']})", err=True)
-    emit(result, fmt, EVIDENCE_COLUMNS, evidence_rows(result["evidence"]))
+    if result["evidence"] or fmt in ("json", "csv"):  # no empty table before "no evidence items"
+        emit(result, fmt, EVIDENCE_TABLE if fmt == "table" else EVIDENCE_COLUMNS, evidence_rows(result["evidence"], fmt))
     if not result["evidence"]:
-        echo(f"kb: no evidence items for {resolved['name']} with these filters", err=True)
+        echo(f"kb: no evidence items for {resolved['name'] if resolved else 'any marker'} with these filters", err=True)
         raise typer.Exit(1)
 
 
@@ -130,7 +145,7 @@ def show(evidence_id: str = typer.Argument(..., help="Evidence id (see `kb query
     if fmt == "json":
         typer.echo(dumps(result))
     else:
-        typer.echo(show_text(result["evidence"], markdown=fmt == "md", color=fmt == "table" and sys.stdout.isatty()))
+        typer.echo(show_text(result["evidence"], markdown=fmt == "md", color=fmt == "table" and use_color()))
 
 
 @app.command()
