@@ -14,6 +14,9 @@ terminal user would see them: stdout counts as a terminal (so the default format
 columns wide (`COLUMNS=100`), no colour (`NO_COLOR=1`), and the managed database is built once from the
 bundled seeds in a scratch data directory. Besides `kb ...`, a command can be `echo $?` (the previous
 exit code), `cat FILE`, `head -N FILE` or `tail -N FILE`, and a `kb` command may end in `| head -N`.
+`kb serve ...` starts a real server in a child process (shown: the line it prints when it listens), on a
+free port that the transcript shows as the default 8000; `curl -s http://127.0.0.1:8000/...` then requests it (`| python -m json.tool` pretty-prints the body), and the server is stopped
+at the end of the block.
 
 Run-dependent parts are normalised by `normalise`, the same for every document:
 - the scratch data directory becomes `~/.local/share` (where the managed database lives by default)
@@ -100,29 +103,87 @@ def _file_command(words: list[str], cwd: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+_servers: list = []
+_port: dict[str, int] = {}  # the port a server really listens on, shown as 8000
+
+
+def _serve(argv: list[str], cwd: Path) -> str:
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        _port["real"] = probe.getsockname()[1]
+    argv = [*argv, "--port", str(_port["real"])]
+
+    code = "import sys; from cli.main import main; sys.argv = ['kb'] + sys.argv[1:]; main()"
+    proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    _servers.append(proc)
+    lines = []
+    for line in proc.stdout:  # up to the line that says where it listens
+        lines.append(line)
+        if line.startswith("kb: serving") or line.startswith("kb: error"):
+            break
+    return "".join(lines)
+
+
+def _curl(words: list[str], pretty: bool) -> str:
+    import urllib.error
+    import urllib.request
+
+    url = next(w for w in words[1:] if w.startswith("http")).replace("127.0.0.1:8000", f"127.0.0.1:{_port.get('real', 8000)}")
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body = response.read().decode("utf-8")
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode("utf-8")
+    if pretty:
+        body = json.dumps(json.loads(body), ensure_ascii=False, indent=4)
+    return body.rstrip("\n") + "\n"
+
+
+def _stop_servers() -> None:
+    while _servers:
+        proc = _servers.pop()
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def _one(command: str, cwd: Path, terminal: bool, select) -> str:
     global _last_exit
-    if command == "echo $?":
-        return f"{_last_exit}\n"
     head = None
     match = re.fullmatch(r"(.*?)\s*\|\s*head -(\d+)", command)
     if match:
         command, head = match.group(1), int(match.group(2))
+    out = _command(command, cwd, terminal, select)
+    return out if head is None else "".join(out.splitlines(keepends=True)[:head])
+
+
+def _command(command: str, cwd: Path, terminal: bool, select) -> str:
+    global _last_exit
+    if command == "echo $?":
+        return f"{_last_exit}\n"
+    if command.startswith("curl "):
+        pretty = command.endswith("| python -m json.tool")
+        return _curl(shlex.split(command.split("|")[0]), pretty)
     words = shlex.split(command)
     if words[0] in ("cat", "head", "tail"):
         return _file_command(words, cwd)
     if words[0] != "kb":
-        raise ValueError(f"cogrun runs kb commands, echo $?, cat, head and tail; got {command!r}")
+        raise ValueError(f"cogrun runs kb commands, curl, echo $?, cat, head and tail; got {command!r}")
+    if words[1:2] == ["serve"]:
+        return _serve(words[1:], cwd)
     out, _last_exit = _kb(words[1:], cwd, terminal)
     if select is not None:
         out = json.dumps(select(json.loads(out)), ensure_ascii=False, indent=2) + "\n"
-    if head is not None:
-        out = "".join(out.splitlines(keepends=True)[:head])
     return out
 
 
 def normalise(text: str) -> str:
     scratch = str(_data_dir())
+    if "real" in _port:
+        text = text.replace(f"127.0.0.1:{_port['real']}", "127.0.0.1:8000")
     text = re.sub(re.escape(scratch) + r"/work/[^/\s]+/?", "./", text)
     text = text.replace(scratch + "/data", "~/.local/share")
     text = re.sub(r"\.//", "./", text)
@@ -138,19 +199,25 @@ def output(*commands: str, cwd: str | Path | None = None, terminal: bool = True,
     _data_dir()
     where = Path(cwd) if cwd is not None else ROOT
     parts = []
-    for command in commands:
-        parts.append(f"$ {command}\n" + _one(command, where, terminal, select))
+    try:
+        for command in commands:
+            parts.append(f"$ {command}\n" + _one(command, where, terminal, select))
+    finally:
+        _stop_servers()
     return normalise("".join(parts))
 
 
-def run(*commands: str, cwd: str | Path | None = None, terminal: bool = True, select=None, lang: str = "") -> None:
+def run(*commands: str, cwd: str | Path | None = None, terminal: bool = True, select=None, lang: str = "",
+        raw: bool = False) -> None:
     """Write the transcript of `commands` into the document as one fenced block.
 
     `terminal=False` runs them as a pipe would (JSON by default); `select` maps a command's JSON output
-    to the part shown (say so in the text: "abridged")."""
+    to the part shown (say so in the text: "abridged"); `raw=True` writes one command's output as it is,
+    without the fence and the `$` line (a `--format md` table that the page then renders)."""
     import cog
 
-    cog.outl(f"```{lang}\n{output(*commands, cwd=cwd, terminal=terminal, select=select)}\n```")
+    text = output(*commands, cwd=cwd, terminal=terminal, select=select)
+    cog.outl(text.split("\n", 1)[1] if raw else f"```{lang}\n{text}\n```")
 
 
 def main(argv: list[str]) -> int:
