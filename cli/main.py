@@ -15,7 +15,8 @@ from cli.render import dumps, use_color
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="biomarker-kb: evidence on biomarkers of response to CD19-directed immunotherapy. "
-                       "For research use only; not for clinical decision-making.")
+                       "For research use only; not for clinical decision-making. `kb --version` prints the "
+                       "package version and the knowledge base's kb_version.")
 
 @app.command()
 @handled
@@ -186,15 +187,54 @@ app.command("score")(score)
 app.command("serve")(serve)
 
 
+def _version() -> None:
+    """`kb --version`: the package version and the kb_version (schema, content hash) of the database."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from kb.core import store
+    from kb.query.database import connect
+
+    try:
+        package = version("biomarker-kb")
+    except PackageNotFoundError:  # a source tree that was never installed
+        package = "0+unknown"
+    con = connect(None)
+    try:
+        kv = store.kb_version(con)
+    finally:
+        con.close()
+    typer.echo(f"biomarker-kb {package} (kb_version schema {kv['schema']}, content {kv['content']})")
+
+
 def main() -> None:
     """Entry point. `kb query ...` (the latency-sensitive path) runs as a one-command app: typer otherwise
-    builds all fourteen commands' parameters before dispatching, a quarter of the start-up it adds."""
-    if len(sys.argv) > 1 and sys.argv[1] == "query":
-        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-        single.command()(query)
-        single(args=sys.argv[2:], prog_name="kb query")
-    else:
-        app()
+    builds all fourteen commands' parameters before dispatching, a quarter of the start-up it adds.
+
+    Usage errors (unknown option, missing argument, bad value) are one line, `kb: error: ...`, exit 2,
+    like every other error, instead of click's framed box."""
+    from typer import _click
+
+    args = sys.argv[1:]
+    try:
+        if args[:1] in (["--version"], ["-V"]):
+            handled(_version)()
+        elif args[:1] == ["query"]:
+            single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+            single.command()(query)
+            code = typer.main.get_command(single).main(args[1:], prog_name="kb query", standalone_mode=False)
+            sys.exit(code if isinstance(code, int) else 0)
+        else:
+            code = typer.main.get_command(app).main(args, prog_name="kb", standalone_mode=False)
+            sys.exit(code if isinstance(code, int) else 0)
+    except _click.exceptions.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "kb"
+        message = " ".join(exc.format_message().split())
+        if message:  # empty: a group called without a command, whose help has just been printed
+            typer.echo(f"kb: error: {where}: {message} (see `{where} --help`)", err=True)
+        sys.exit(2)
+    except _click.exceptions.ClickException as exc:
+        typer.echo(f"kb: error: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

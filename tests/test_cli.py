@@ -57,3 +57,33 @@ def test_entry_point_fast_path_gives_the_same_answer(runner, built_db):
     missing = subprocess.run([sys.executable, "-c", code, "query", "--marker", "zzzz", "--db", str(built_db)],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "no marker matches 'zzzz'" in missing.stderr
+
+
+def _main(*args, env=None):
+    code = "import sys; from cli.main import main; sys.argv = ['kb'] + sys.argv[1:]; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_usage_errors_are_one_line_exit_2(built_db):
+    for args, says in ((["query", "--markr", "LDH"], "kb query: No such option: --markr"),
+                       (["evaluate"], "kb evaluate: Missing argument"), (["nope"], "kb: No such command 'nope'"),
+                       (["query", "--marker", "LDH", "--db", str(built_db), "--status"], "Option '--status' requires an argument")):
+        result = _main(*args)
+        assert result.returncode == 2, args
+        assert result.stderr.startswith("kb: error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert says in result.stderr and "╭" not in result.stderr
+
+
+def test_version_prints_package_and_kb_version(built_db):
+    import os
+    from importlib.metadata import version
+
+    from kb.core import store
+    from kb.query.database import connect
+
+    result = _main("--version", env=dict(os.environ, KB_DB=str(built_db)))
+    con = connect(built_db)
+    kv = store.kb_version(con)
+    con.close()
+    assert result.returncode == 0
+    assert result.stdout == f"biomarker-kb {version('biomarker-kb')} (kb_version schema {kv['schema']}, content {kv['content']})\n"

@@ -86,3 +86,36 @@ def test_no_empty_table_before_no_evidence(runner, built_db):
     assert result.exit_code == 1
     assert result.stdout == ""
     assert "no evidence items for LDH" in result.output
+
+
+def test_cleaned_quote_joins_hyphenation_and_renders_latex_and_markup():
+    from kb.core.table import cleaned
+
+    raw = "the discontin-\nuous CD19<sup>+</sup> <b>cells</b> with $|\\log_2(\\text{FC})| \\geq 1.5$ and **P** $< 0.05$"
+    assert cleaned(raw) == "the discontinuous CD19⁺ cells with |log2(FC)| ≥ 1.5 and P < 0.05"
+    assert cleaned("CD19-\ndirected") == "CD19- directed"  # a real hyphen before a line break stays
+
+
+def test_evaluate_summary_and_not_observed(runner, built_db, monkeypatch):
+    import json as _json
+    from pathlib import Path
+
+    monkeypatch.setenv("COLUMNS", "100")
+    record = Path(__file__).resolve().parent.parent / "examples" / "P001.json"
+    out = runner.invoke(app, ["evaluate", str(record), "--db", str(built_db), "--format", "table"]).stdout
+    summary = _json.loads(runner.invoke(app, ["evaluate", str(record), "--db", str(built_db), "--format", "json"]).stdout)["summary"]
+    cross = summary["verdict_by_applicability"]
+    applying = {v: cross["direct"][v] + cross["extrapolated"][v] for v in summary["by_verdict"]}
+    assert summary["by_applicability"]["not_applicable"] >= 1
+    assert f"unfavorable {applying['unfavorable']}, favorable {applying['favorable']}," in out
+    assert f"not applicable {summary['by_applicability']['not_applicable']} (not counted)" in out
+    # not observed: grouped by kind, at most 4 names per kind and 4 kinds, the rest counted
+    by_kind = summary["not_observed_by_kind"]
+    assert sorted(n for names in by_kind.values() for n in names) == sorted(summary["not_observed"])
+    block = out[out.index("Not observed"):out.index("For research use only")]
+    assert f"{len(summary['not_observed'])} markers" in block
+    first_kind, names = next(iter(by_kind.items()))
+    assert f"{first_kind.replace('_', ' ')} ({len(names)}): " + ", ".join(names[:4]) in " ".join(block.split())
+    if len(names) > 4:
+        assert f"and {len(names) - 4} more" in block
+    assert max(len(line) for line in out.splitlines() if not line.startswith("For research")) <= 100

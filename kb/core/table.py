@@ -117,3 +117,26 @@ def _drawn(columns: Sequence[str], cells: list[list[str]], width: int) -> str:
                       markup=False, legacy_windows=False)
     console.print(grid)
     return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines())
+
+
+_LATEX = {r"\geq": "≥", r"\leq": "≤", r"\ge": "≥", r"\le": "≤", r"\neq": "≠", r"\times": "×", r"\pm": "±",
+          r"\alpha": "α", r"\beta": "β", r"\gamma": "γ", r"\delta": "δ", r"\zeta": "ζ", r"\kappa": "κ",
+          r"\mu": "µ", r"\pi": "π", r"\sigma": "σ", r"\sum": "Σ", r"\log": "log", r"\sim": "~", r"\%": "%"}
+_SUPERSCRIPT = str.maketrans("0123456789+-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻")
+
+
+def cleaned(text: str) -> str:
+    """A quote made easier to read (tables only; JSON keeps the verbatim text): a word hyphenated across a
+    line break joined, LaTeX as Unicode, HTML and Markdown markup removed, whitespace collapsed."""
+    text = re.sub(r"([a-z])-[ \t]*\n\s*([a-z])", r"\1\2", text)
+    text = re.sub(r"<sup>([0-9+-]+)</sup>", lambda m: m.group(1).translate(_SUPERSCRIPT), text)
+    text = re.sub(r"</?[a-zA-Z][^<>]*>", " ", text)
+
+    def latex(m: re.Match) -> str:
+        inner = re.sub(r"\\(?:text|mathrm|bar)\{([^{}]*)\}", r"\1", m.group(1))
+        inner = re.sub(r"\\[a-zA-Z]+|\\%", lambda c: _LATEX.get(c.group(0), c.group(0).lstrip("\\")), inner)
+        inner = re.sub(r"\^\{?([0-9+-]+)\}?", lambda s: s.group(1).translate(_SUPERSCRIPT), inner)
+        return re.sub(r"_\{?([^{}\s]+?)\}?(?=\W|$)", r"\1", inner).replace("{", "").replace("}", "")
+    text = re.sub(r"\$([^$]{1,200})\$", latex, text)
+    text = re.sub(r"\*\*|__|\\(?=[\[\]()*_#.-])", "", text)
+    return " ".join(text.split())
