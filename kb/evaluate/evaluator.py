@@ -90,13 +90,9 @@ class Evaluator:
             "findings": findings,
             "pam": pam,
             "summary": _summary(findings, [self.markers[m]["name"] for m in observed],
-<<<<<<< HEAD
-                                [self.markers[m]["name"] for m in observed if not self.evidence.get(m)], not_observed),
-            "input": facts or {"format": "native"},
-=======
                                 [self.markers[m]["name"] for m in observed if not self.evidence.get(m)], not_observed,
                                 dict(sorted(by_kind.items(), key=lambda kv: (-len(kv[1]), kv[0])))),
->>>>>>> fc5ca42 (kb --version; one-line usage errors (exit 2); kb evaluate: not observed grouped by kind and capped, summary line without not-applicable findings, cleaned quotes under the explanations; docs refreshed)
+            "input": facts or {"format": "native"},
             "disclaimer": DISCLAIMER,
         }
 

@@ -143,14 +143,9 @@ def render_table(s: dict) -> str:
     if summary["observed_without_evidence"]:
         lines.append("Observed, no evidence: " + ", ".join(summary["observed_without_evidence"]))
     if summary["not_observed"]:
-<<<<<<< HEAD
-        lines.append("Not observed (evidence applies to this patient): " + ", ".join(summary["not_observed"]))
-    lines += _input_lines(s.get("input") or {})
-    lines += ["", s["disclaimer"]]
-=======
         lines += _not_observed(summary)
+    lines += _input_lines(s.get("input") or {})
     lines += ["", s["disclaimer"]]  # one line, verbatim: it is searched for
->>>>>>> fc5ca42 (kb --version; one-line usage errors (exit 2); kb evaluate: not observed grouped by kind and capped, summary line without not-applicable findings, cleaned quotes under the explanations; docs refreshed)
     return "\n".join(lines)
 
 
