@@ -4,8 +4,8 @@
     python benchmarks/run.py query build
 
 Sections (issue numbers in brackets): cold CLI start [2], query latency on 1,000,000 evidence rows [2],
-build of the seeds [2], the PAM sections registered in benchmarks/pam_bench.py [4], and the HTTP API
-(`api`, benchmarks/api_bench.py) [8].
+build of the seeds [2], the PAM sections registered in benchmarks/pam_bench.py [4], the HTTP API
+(`api`, benchmarks/api_bench.py) [8] and the web pages (`web`, benchmarks/web_bench.py) [9].
 Nothing here is a test: numbers vary by machine, ratios much less.
 """
 from __future__ import annotations
@@ -25,21 +25,28 @@ from common import SECTIONS, WORK, report, section, seeds_db, timed_runs  # noqa
 
 @section("cli")
 def cold_cli() -> None:
-    """(a) cold `kb query --marker LDH` against `python -c 'import typer, duckdb'`."""
+    """(a) cold `kb query --marker LDH` (JSON and a rich table), `kb --help` and `kb markers` (the full app)
+    against `python -c 'import typer, duckdb'`, interleaved."""
     db = seeds_db()
     kb = shutil.which("kb") or str(Path(sys.executable).with_name("kb"))
-    env = dict(os.environ, KB_DB=str(db))
-    for _ in range(2):  # warm the OS file cache and .pyc files for both sides
-        timed_runs([sys.executable, "-c", "import typer, duckdb"], 1)
-        timed_runs([kb, "query", "--marker", "LDH", "--format", "json"], 1, env)
-    # Interleaved, so drift in the machine's load hits both sides alike.
-    base, ours = [], []
+    env = dict(os.environ, KB_DB=str(db), COLUMNS="100")
+    runs = {"baseline": [sys.executable, "-c", "import typer, duckdb"],
+            "kb query --marker LDH (json)": [kb, "query", "--marker", "LDH", "--format", "json"],
+            "kb query --marker LDH (table)": [kb, "query", "--marker", "LDH", "--format", "table"],
+            "kb markers (table, full app)": [kb, "markers", "--format", "table"],
+            "kb --help": [kb, "--help"]}
+    for _ in range(2):  # warm the OS file cache and .pyc files for every command
+        for cmd in runs.values():
+            timed_runs(cmd, 1, env)
+    # Interleaved, so drift in the machine's load hits every command alike.
+    times: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(15):
-        base.append(timed_runs([sys.executable, "-c", "import typer, duckdb"], 1))
-        ours.append(timed_runs([kb, "query", "--marker", "LDH", "--format", "json"], 1, env))
-    baseline, value = statistics.median(base), statistics.median(ours)
+        for name, cmd in runs.items():
+            times[name].append(timed_runs(cmd, 1, env))
+    baseline = statistics.median(times.pop("baseline"))
     print("(a) cold CLI, median of 15 interleaved runs")
-    report("kb query --marker LDH (json)", value * 1000, baseline * 1000, "ms", "<= 1.5x")
+    for name, values in times.items():
+        report(name, statistics.median(values) * 1000, baseline * 1000, "ms", "<= 1.5x" if "json" in name else "")
 
 
 @section("query")
@@ -119,6 +126,7 @@ def build_seeds() -> None:
 def main(argv: list[str]) -> None:
     import api_bench  # noqa: F401  (registers the HTTP API section)
     import pam_bench  # noqa: F401  (registers the PAM sections)
+    import web_bench  # noqa: F401  (registers the web pages section)
     chosen = argv or list(SECTIONS)
     print(f"biomarker-kb benchmarks on {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     try:

@@ -11,11 +11,12 @@ from typing import Optional
 import typer
 
 from cli.common import DbOption, FormatOption, echo, emit, fail, handled, output_format
-from cli.render import dumps
+from cli.render import dumps, use_color
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="biomarker-kb: evidence on biomarkers of response to CD19-directed immunotherapy. "
-                       "For research use only; not for clinical decision-making.")
+                       "For research use only; not for clinical decision-making. `kb --version` prints the "
+                       "package version and the knowledge base's kb_version.")
 
 @app.command()
 @handled
@@ -44,22 +45,33 @@ def _schema() -> int:
     return SCHEMA_VERSION
 
 
-EVIDENCE_COLUMNS = ["id", "marker", "type", "direction", "context", "disease", "therapy", "timepoint", "rule", "effect",
-                    "n", "level", "ref"]
+EVIDENCE_COLUMNS = ["id", "marker", "type", "direction", "context", "disease", "therapy", "timepoint", "rule", "effect", "n", "level",
+                    "ref", "outcome", "statement"]
+EVIDENCE_TABLE = ["evidence", "population", "rule · effect", "level · n", "outcome: statement"]
 
 
-def evidence_rows(items: list[dict]) -> list[list]:
+def evidence_rows(items: list[dict], fmt: str = "csv") -> list[list]:
+    """One row per item: every field in its own column (csv, md), or grouped into five wrapping columns
+    that fit a terminal (table)."""
     from kb.core.text import effect_text, rule_text
 
-    return [[e["id"], e["marker"], e["evidence_type"], e["direction"], e["context"],
-             (e["disease"] or "") + (" (broader)" if e.get("disease_match") == "broader" else ""), e["therapy"],
-             e["timepoint"], rule_text(e["rule"]), effect_text(e["effect"]), e["n_patients"], e["level"],
-             e["cited_reference"]] for e in items]
+    disease = lambda e: (e["disease"] or "") + (" (broader)" if e.get("disease_match") == "broader" else "")  # noqa: E731
+    if fmt == "table":
+        return [[f"{e['id']}\n{e['marker']} · {e['evidence_type']} · {e['direction'] or 'no direction'} · {e['context']}",
+                 "\n".join(v for v in (disease(e), e["therapy"], e["timepoint"]) if v),
+                 "\n".join(v for v in (rule_text(e["rule"]), effect_text(e["effect"])) if v),
+                 e["level"] + (f" · n {e['n_patients']}" if e["n_patients"] is not None else "")
+                 + (f"\nref {e['cited_reference']}" if e["cited_reference"] else ""),
+                 f"{e['outcome']}: {e['statement']}" if e["outcome"] else e["statement"]] for e in items]
+    return [[e["id"], e["marker"], e["evidence_type"], e["direction"], e["context"], disease(e), e["therapy"], e["timepoint"],
+             rule_text(e["rule"]), effect_text(e["effect"]), e["n_patients"], e["level"], e["cited_reference"],
+             e["outcome"], e["statement"]]
+            for e in items]
 
 
 @app.command()
 @handled
-def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or any spelling (fuzzy: 'lactate dehydrogenase' finds LDH)."),
+def query(marker: Optional[str] = typer.Option(None, "--marker", "-m", help="Marker name or any spelling (fuzzy: 'lactate dehydrogenase' finds LDH). Optional: the filters alone select across every marker."),
           disease: Optional[str] = typer.Option(None, "--disease", help="Disease: a name or synonym (lymphoma, NHL, ALL, ...) or a code (C83.3, DOID:0050745, NCIT:C8851); includes its subtypes (LBCL includes DLBCL)."),
           broader: bool = typer.Option(False, "--broader", help="With --disease, also include evidence recorded at the disease's ancestors (lymphoma for DLBCL), labelled disease_match=broader."),
           therapy: Optional[str] = typer.Option(None, "--therapy", help="Therapy (axi-cel, blinatumomab, ...) or class (CD19 CAR-T)."),
@@ -68,20 +80,23 @@ def query(marker: str = typer.Option(..., "--marker", "-m", help="Marker name or
           status: str = typer.Option("accepted", "--status", help="accepted (default) | submitted | rejected | all"),
           context: Optional[str] = typer.Option(None, "--context", help="clinical | preclinical | background (default: all)"),
           db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
-    """Evidence items for a marker, strongest first (level, then number of patients)."""
+    """Evidence items for a marker, or for the filters alone, strongest first (level, then number of patients)."""
     from kb import query as q
 
     fmt = output_format(fmt)
     if broader and not disease:
         fail("--broader: needs --disease (it widens a disease filter to the disease's ancestors)")
+    if marker is None and not any((disease, therapy, direction, evidence_type, context)) and status == "accepted":
+        fail("kb query: expected --marker or at least one filter (--disease, --therapy, --direction, --type, --context, --status)")
     result = q.evidence(marker, disease, therapy, direction, evidence_type, status, broader=broader, context=context,
                         db=db)
     resolved = result["query"]["resolved"]
-    if resolved["how"] == "fuzzy":
+    if resolved and resolved["how"] == "fuzzy":
         echo(f"kb: {marker!r} resolved to {resolved['name']} (via {resolved['alias']!r}, score {resolved['score']})", err=True)
-    emit(result, fmt, EVIDENCE_COLUMNS, evidence_rows(result["evidence"]))
+    if result["evidence"] or fmt in ("json", "csv"):  # no empty table before "no evidence items"
+        emit(result, fmt, EVIDENCE_TABLE if fmt == "table" else EVIDENCE_COLUMNS, evidence_rows(result["evidence"], fmt))
     if not result["evidence"]:
-        echo(f"kb: no evidence items for {resolved['name']} with these filters", err=True)
+        echo(f"kb: no evidence items for {resolved['name'] if resolved else 'any marker'} with these filters", err=True)
         raise typer.Exit(1)
 
 
@@ -133,7 +148,7 @@ def show(evidence_id: str = typer.Argument(..., help="Evidence id (see `kb query
     if fmt == "json":
         typer.echo(dumps(result))
     else:
-        typer.echo(show_text(result["evidence"], markdown=fmt == "md", color=fmt == "table" and sys.stdout.isatty()))
+        typer.echo(show_text(result["evidence"], markdown=fmt == "md", color=fmt == "table" and use_color()))
 
 
 @app.command()
@@ -178,15 +193,54 @@ app.command("score")(score)
 app.command("serve")(serve)
 
 
+def _version() -> None:
+    """`kb --version`: the package version and the kb_version (schema, content hash) of the database."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from kb.core import store
+    from kb.query.database import connect
+
+    try:
+        package = version("biomarker-kb")
+    except PackageNotFoundError:  # a source tree that was never installed
+        package = "0+unknown"
+    con = connect(None)
+    try:
+        kv = store.kb_version(con)
+    finally:
+        con.close()
+    typer.echo(f"biomarker-kb {package} (kb_version schema {kv['schema']}, content {kv['content']})")
+
+
 def main() -> None:
     """Entry point. `kb query ...` (the latency-sensitive path) runs as a one-command app: typer otherwise
-    builds all fourteen commands' parameters before dispatching, a quarter of the start-up it adds."""
-    if len(sys.argv) > 1 and sys.argv[1] == "query":
-        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-        single.command()(query)
-        single(args=sys.argv[2:], prog_name="kb query")
-    else:
-        app()
+    builds all fourteen commands' parameters before dispatching, a quarter of the start-up it adds.
+
+    Usage errors (unknown option, missing argument, bad value) are one line, `kb: error: ...`, exit 2,
+    like every other error, instead of click's framed box."""
+    from typer import _click
+
+    args = sys.argv[1:]
+    try:
+        if args[:1] in (["--version"], ["-V"]):
+            handled(_version)()
+        elif args[:1] == ["query"]:
+            single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+            single.command()(query)
+            code = typer.main.get_command(single).main(args[1:], prog_name="kb query", standalone_mode=False)
+            sys.exit(code if isinstance(code, int) else 0)
+        else:
+            code = typer.main.get_command(app).main(args, prog_name="kb", standalone_mode=False)
+            sys.exit(code if isinstance(code, int) else 0)
+    except _click.exceptions.UsageError as exc:
+        where = exc.ctx.command_path if exc.ctx is not None else "kb"
+        message = " ".join(exc.format_message().split())
+        if message:  # empty: a group called without a command, whose help has just been printed
+            typer.echo(f"kb: error: {where}: {message} (see `{where} --help`)", err=True)
+        sys.exit(2)
+    except _click.exceptions.ClickException as exc:
+        typer.echo(f"kb: error: {' '.join(exc.format_message().split())}", err=True)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ import json
 import sys
 from typing import Any
 
-from kb.core.table import MAX_CELL, cell, table  # noqa: F401  (every command renders through these)
+from kb.core.table import cell, table, terminal_width  # noqa: F401  (every command renders through these)
 
 FORMATS = ("table", "json", "csv", "md")
 
@@ -13,6 +13,13 @@ FORMATS = ("table", "json", "csv", "md")
 def default_format() -> str:
     """A table on a terminal, JSON when piped: what a person reads vs what a script parses."""
     return "table" if sys.stdout.isatty() else "json"
+
+
+def use_color() -> bool:
+    """Colour on a terminal only, and never with NO_COLOR set (https://no-color.org)."""
+    import os
+
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
 
 
 def dumps(payload: Any, indent: int | None = 2) -> str:

@@ -196,7 +196,7 @@ def test_known_marker_without_items_is_200_and_empty(api):
 
 
 def test_bad_patient_record_is_422_naming_the_field(api, runner, built_db):
-    path = EXAMPLES / "bad.json"
+    path = EXAMPLES / "bad" / "units.json"
     body = problem(api.post("/v1/evaluate", content=path.read_bytes(), headers={"Content-Type": "application/json"},
                             params={"label": str(path)}), 422)
     result = runner.invoke(app, ["evaluate", str(path), "--db", str(built_db)])

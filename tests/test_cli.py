@@ -1,17 +1,13 @@
-"""The command line as a whole: every command documented, the query path kept light."""
+"""The command line as a whole: every command has help, the query path kept light (docs: test_docs.py)."""
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import typer.main
 
 from cli.main import app
-
-README = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-
 
 def _commands(group, prefix="kb"):
     click_group = typer.main.get_command(group) if not hasattr(group, "commands") else group
@@ -22,12 +18,11 @@ def _commands(group, prefix="kb"):
             yield f"{prefix} {name}", command
 
 
-def test_every_command_has_help_and_a_readme_entry():
+def test_every_command_has_help():
     commands = dict(_commands(app))
     assert {"kb build", "kb query", "kb markers", "kb sources", "kb show", "kb check"} <= set(commands)
     for name, command in commands.items():
         assert (command.help or "").strip(), f"{name} has no help text"
-        assert f"### {name}" in README or f"`{name}" in README, f"{name} is not documented in the README"
 
 
 def test_help_runs_for_every_command(runner):
@@ -51,15 +46,6 @@ def test_query_path_imports_no_heavy_libraries(built_db):
     assert "HEAVY=\n" in result.stderr or result.stderr.rstrip().endswith("HEAVY="), result.stderr
 
 
-def test_readme_counts_match_the_build(con):
-    counts = dict(con.execute("SELECT key, value FROM kb_meta").fetchall())
-    built = json.loads(counts["counts"])
-    assert f"| evidence items | {built['evidence']} |" in README
-    assert f"| evidence links (verified spans) | {built['evidence_link']} |" in README
-    assert f"| markers | {built['marker']} ({built['marker_alias']} spellings) |" in README
-    assert f"(content {counts['content_hash']})" in README  # the README's outputs come from the bundled seeds
-
-
 def test_entry_point_fast_path_gives_the_same_answer(runner, built_db):
     """`kb query` through main() (a one-command app) prints what the full app prints, exit codes included."""
     args = ["query", "--marker", "lactate dehydrogenase", "--db", str(built_db), "--format", "json"]
@@ -71,3 +57,33 @@ def test_entry_point_fast_path_gives_the_same_answer(runner, built_db):
     missing = subprocess.run([sys.executable, "-c", code, "query", "--marker", "zzzz", "--db", str(built_db)],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 1 and "no marker matches 'zzzz'" in missing.stderr
+
+
+def _main(*args, env=None):
+    code = "import sys; from cli.main import main; sys.argv = ['kb'] + sys.argv[1:]; main()"
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=120, env=env)
+
+
+def test_usage_errors_are_one_line_exit_2(built_db):
+    for args, says in ((["query", "--markr", "LDH"], "kb query: No such option: --markr"),
+                       (["evaluate"], "kb evaluate: Missing argument"), (["nope"], "kb: No such command 'nope'"),
+                       (["query", "--marker", "LDH", "--db", str(built_db), "--status"], "Option '--status' requires an argument")):
+        result = _main(*args)
+        assert result.returncode == 2, args
+        assert result.stderr.startswith("kb: error: ") and result.stderr.count("\n") == 1, result.stderr
+        assert says in result.stderr and "╭" not in result.stderr
+
+
+def test_version_prints_package_and_kb_version(built_db):
+    import os
+    from importlib.metadata import version
+
+    from kb.core import store
+    from kb.query.database import connect
+
+    result = _main("--version", env=dict(os.environ, KB_DB=str(built_db)))
+    con = connect(built_db)
+    kv = store.kb_version(con)
+    con.close()
+    assert result.returncode == 0
+    assert result.stdout == f"biomarker-kb {version('biomarker-kb')} (kb_version schema {kv['schema']}, content {kv['content']})\n"

@@ -164,16 +164,6 @@ def test_reference_lists_are_not_candidates(con):
     assert not any("Subklewe" in c["sentence"] for c in out["candidates"])
 
 
-def test_candidates_are_fast(built_db):
-    import time
-
-    from kb.curate.candidates import candidates
-
-    started = time.perf_counter()
-    candidates(db=built_db)
-    assert time.perf_counter() - started < 2.0
-
-
 # ---- add-paper -----------------------------------------------------------------------------------
 
 def test_add_paper_end_to_end(runner, seeds_copy, tmp_path):

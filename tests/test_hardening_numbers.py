@@ -138,7 +138,7 @@ def test_model_file_numbers_bounded(con, tmp_path, field, value):
     ("curated_at: 2026-02-30", "curated_at"),
 ])
 def test_curation_numbers_and_dates(runner, seeds_copy, tmp_path, edit, field):
-    from tests.test_bad_input import GOOD
+    from test_bad_input import GOOD  # tests/ is on sys.path (rootdir conftest, no package)
 
     (seeds_copy / "curation" / "test.yaml").write_text(GOOD.replace("    level: C\n", f"    level: C\n    {edit}\n"))
     validate = runner.invoke(app, ["curate", "validate", str(seeds_copy / "curation" / "test.yaml"),

@@ -140,7 +140,7 @@ def test_cohort_files(runner, built_db, con, tmp_path_factory, data):
                         st.integers(-10**40, 10**40).map(str), st.floats().map(repr)))
 def test_curation_files(seeds_copy, field, value):
     from ingest.validate import validate_file
-    from tests.test_bad_input import GOOD
+    from test_bad_input import GOOD  # tests/ is on sys.path (rootdir conftest, no package)
 
     path = seeds_copy / "curation" / "test.yaml"
     path.write_text(GOOD.replace("    level: C\n", "    level: C\n    " + field.replace("V", value) + "\n")

@@ -133,7 +133,7 @@ def test_csv_cells_neutralised():
 
 
 def test_query_csv_and_export_neutralise_formulas(runner, built_db, seeds_copy, tmp_path):
-    from tests.test_bad_input import GOOD
+    from test_bad_input import GOOD  # tests/ is on sys.path (rootdir conftest, no package)
 
     text = GOOD.replace("statement: test", "statement: '=HYPERLINK(\"http://evil\")'").replace("outcome: complete response", "outcome: '@SUM(A1)'")
     (seeds_copy / "curation" / "test.yaml").write_text(text)

@@ -91,7 +91,7 @@ def test_forest_plot_draws_ratios_on_a_log_scale_with_and_without_ci():
     assert [i["id"] for i in ratio_items(items)] == ["a", "b"]
     svg = forest_svg(items)
     assert svg.startswith("<svg ") and 'role="img"' in svg and "HR · a" in svg and "OR · b" in svg
-    assert "10^{0}" in svg or ">10<" in svg or "log scale" in svg
+    assert "log scale" in svg and ">0.5<" in svg and ">1<" in svg and ">2<" in svg  # plain labels, 1-2-5 steps
     assert forest_svg(items[2:]) is None
 
 
@@ -230,5 +230,8 @@ def test_patient_page_downloads_and_bad_records(client):
     assert md.headers["content-disposition"] == 'attachment; filename="B001.md"' and md.text.startswith("# Risk summary: B001")
     js = client.post("/patients", data={"text": record.decode(), "download": "json"})
     assert js.json()["patient"]["id"] == "B001" and js.json()["pam"]["call"] in ("CR", "NR")
+    as_file = record.decode() + "model: /etc/passwd\n"  # a model names a knowledge-base model, never a server file
+    refused = client.post("/patients", data={"text": as_file})
+    assert 'class="problem"' in refused.text and "unknown PAM model" in refused.text and "root:" not in refused.text
     bad = client.post("/patients", data={"text": '{"id": "X", "disease": "<b>DLBCL</b>"}'})
     assert bad.status_code == 200 and 'class="problem"' in bad.text and "<b>DLBCL</b>" not in bad.text

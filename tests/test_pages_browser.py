@@ -40,10 +40,11 @@ def _errors(driver) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
 
 
-def _screenshot(driver, name: str) -> None:
-    """The whole page (not only the viewport) as a PNG."""
-    height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
-    driver.set_window_size(1280, max(800, height))
+def _screenshot(driver, name: str, whole: bool = True) -> None:
+    """The page as a PNG: all of it (up to 4000 px), or the viewport as scrolled (a URL fragment's target)."""
+    if whole:
+        height = driver.execute_script("return Math.min(document.documentElement.scrollHeight, 4000)")
+        driver.set_window_size(1280, max(800, height))
     driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
     if os.environ.get("KB_SCREENSHOTS") == "docs":
         shutil.copy(ARTIFACTS / f"{name}.png", ROOT / "docs" / "screenshots" / f"{name}.png")
@@ -82,7 +83,7 @@ def test_clicking_a_quote_opens_the_document_with_that_quote_highlighted(browser
         ".map(function (e) { return e.textContent; }).join('');")
     assert highlighted == quote
     assert browser.execute_script("return document.querySelector(':target').id") == fragment
-    _screenshot(browser, "document")
+    _screenshot(browser, "document", whole=False)
     assert _errors(browser) == []
 
 

@@ -84,9 +84,13 @@ class Evaluator:
 
         pam = self._pam(patient, population, label, priors)
         seen = set(observed) | ({pam["model"]["marker_id"]} if pam else set())
-        not_observed = sorted({self.markers[m]["name"] for m, items in self.evidence.items() if m not in seen and any(
+        unseen = [m for m, items in self.evidence.items() if m not in seen and any(
             i["context"] == "clinical" and self.populations.judge(population, i)["level"] != "not_applicable"
-            for i in items)}, key=str.casefold)
+            for i in items)]
+        not_observed = sorted({self.markers[m]["name"] for m in unseen}, key=str.casefold)
+        by_kind: dict[str, list[str]] = {}
+        for m in sorted(unseen, key=lambda m: self.markers[m]["name"].casefold()):
+            by_kind.setdefault(self.markers[m]["kind"], []).append(self.markers[m]["name"])
         return {
             "kb_version": self.kb_version,
             "patient": {"id": patient.id, "source": label, **population.as_json(),
@@ -94,7 +98,8 @@ class Evaluator:
             "findings": findings,
             "pam": pam,
             "summary": _summary(findings, [self.markers[m]["name"] for m in observed],
-                                [self.markers[m]["name"] for m in observed if not self.evidence.get(m)], not_observed),
+                                [self.markers[m]["name"] for m in observed if not self.evidence.get(m)], not_observed,
+                                dict(sorted(by_kind.items(), key=lambda kv: (-len(kv[1]), kv[0])))),
             "input": facts or {"format": "native"},
             "disclaimer": DISCLAIMER,
         }
@@ -231,7 +236,8 @@ def _plain(value):
     return int(value) if value.is_integer() and abs(value) < 1e15 else value
 
 
-def _summary(findings: list[dict], observed: list[str], without_evidence: list[str], not_observed: list[str]) -> dict:
+def _summary(findings: list[dict], observed: list[str], without_evidence: list[str], not_observed: list[str],
+             not_observed_by_kind: dict[str, list[str]]) -> dict:
     by_verdict = {v: 0 for v in VERDICTS}
     by_app = {a: 0 for a in APPLICABILITY}
     by_context = {c: 0 for c in CONTEXT_RANK}
@@ -243,7 +249,8 @@ def _summary(findings: list[dict], observed: list[str], without_evidence: list[s
         cross[f["applicability"]["level"]][f["verdict"]] += 1
     return {"n_findings": len(findings), "by_verdict": by_verdict, "by_applicability": by_app,
             "by_context": by_context, "verdict_by_applicability": cross, "markers_observed": observed,
-            "observed_without_evidence": without_evidence, "not_observed": not_observed}
+            "observed_without_evidence": without_evidence, "not_observed": not_observed,
+            "not_observed_by_kind": not_observed_by_kind}
 
 
 def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, priors: str = "published",

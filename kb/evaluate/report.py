@@ -29,10 +29,10 @@ def _rule(rule: dict | None) -> str:
 
 
 def _quote(finding: dict, limit: int = 60) -> str:
-    if not finding["links"]:
-        return ""
-    quote = " ".join(finding["links"][0]["quote"].split())
-    return f"“{quote[:limit - 1]}…”" if len(quote) > limit else f"“{quote}”"
+    """The first quote, cleaned for reading and shortened at a word (the table says so)."""
+    from kb.core.table import cell, cleaned
+
+    return f"“{cell(cleaned(finding['links'][0]['quote']), limit)}”" if finding["links"] else ""
 
 
 def _groups(findings: list[dict]) -> list[tuple[str, list[dict]]]:
@@ -48,10 +48,16 @@ def _population(p: dict) -> str:
 
 
 def _counts(summary: dict) -> str:
-    v, a, c = summary["by_verdict"], summary["by_applicability"], summary["by_context"]
-    return (f"{summary['n_findings']} findings: " + ", ".join(f"{k} {n}" for k, n in v.items()) + "; "
-            + ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in a.items()) + "; "
-            + ", ".join(f"{k} {n}" for k, n in c.items()))
+    """Verdicts of the findings that apply to the patient; not-applicable findings counted apart, never as
+    favourable or unfavourable."""
+    a, cross = summary["by_applicability"], summary["verdict_by_applicability"]
+    applying = [level for level in a if level != "not_applicable"]
+    verdicts = {v: sum(cross[level][v] for level in applying) for v in summary["by_verdict"]}
+    text = (f"{summary['n_findings']} findings; the {sum(a[level] for level in applying)} that apply ("
+            + ", ".join(f"{level} {a[level]}" for level in applying) + "): "
+            + ", ".join(f"{v} {n}" for v, n in verdicts.items()))
+    text += f"; not applicable {a['not_applicable']} (not counted)" if a.get("not_applicable") else ""
+    return text + "; by context: " + ", ".join(f"{k} {n}" for k, n in summary["by_context"].items())
 
 
 NON_CLINICAL = "Preclinical and background evidence (not learned from patients: no patient verdict)"
@@ -68,11 +74,32 @@ def _finding_rows(findings: list[dict]) -> list[list]:
         for i, f in enumerate(group):
             rows.append([marker if i == 0 else "", _observed(f["observed"]) if i == 0 else "",
                          f"{VERDICT_MARK[f['verdict']]} {f['verdict']}", f["applicability"]["level"], f["context"],
-                         f["level"], f["n_patients"], _rule(f["rule"]), f["evidence_id"], _quote(f, 48)])
+                         f["level"], f["n_patients"], _rule(f["rule"]), f["evidence_id"]])
     return rows
 
 
-FINDING_COLUMNS = ["marker", "observed", "verdict", "applicability", "context", "level", "n", "rule", "evidence", "quote"]
+FINDING_COLUMNS = ["marker", "observed", "verdict", "applicability", "context", "level", "n", "rule", "evidence"]
+
+
+NOT_OBSERVED_KINDS, NOT_OBSERVED_NAMES = 4, 4
+
+
+def _not_observed(summary: dict) -> list[str]:
+    """The markers with applicable evidence the record lacks, by kind, capped (JSON lists them all)."""
+    by_kind = summary.get("not_observed_by_kind") or {"": summary["not_observed"]}
+    total = sum(len(names) for names in by_kind.values())
+    lines = [f"Not observed, with evidence that applies to this patient: {total} markers"
+             + (" (--format json lists them all)" if total > NOT_OBSERVED_NAMES else "")]
+    kinds = list(by_kind.items())
+    for kind, names in kinds[:NOT_OBSERVED_KINDS]:
+        rest = len(names) - NOT_OBSERVED_NAMES
+        lines += _wrapped(f"{kind.replace('_', ' ') + ' ' if kind else ''}({len(names)}): " + ", ".join(names[:NOT_OBSERVED_NAMES])
+                          + (f" and {rest} more" if rest > 0 else ""), "  ", "    ")
+    if len(kinds) > NOT_OBSERVED_KINDS:
+        others = kinds[NOT_OBSERVED_KINDS:]
+        lines += _wrapped(f"and {sum(len(n) for _, n in others)} more of {len(others)} other kinds ("
+                          + ", ".join(k.replace("_", " ") for k, _ in others) + ")", "  ", "    ")
+    return lines
 
 
 def _pam_lines(pam: dict) -> list[str]:
@@ -99,16 +126,32 @@ def _pam_lines(pam: dict) -> list[str]:
     return lines
 
 
+def _wrapped(text: str, first: str, rest: str) -> list[str]:
+    import textwrap
+
+    from kb.core.table import terminal_width
+
+    return textwrap.wrap(text, terminal_width(), initial_indent=first, subsequent_indent=rest, break_on_hyphens=False) or [first]
+
+
 def render_table(s: dict) -> str:
+    from kb.core.table import terminal_width
+
+    width = terminal_width()
     p, summary = s["patient"], s["summary"]
-    lines = [f"Patient {p['id']} — {_population(p)}   [{p['source']}]",
+    lines = [*_wrapped(f"Patient {p['id']} — {_population(p)}   [{p['source']}]", "", "  "),
              f"kb_version schema {s['kb_version']['schema']}, content {s['kb_version']['content']}", ""]
     clinical, other = _split(s["findings"])
     if clinical:
         lines.append(table(FINDING_COLUMNS, _finding_rows(clinical), "table"))
         said = [f for f in clinical if f["applicability"]["level"] != "not_applicable" and f["verdict"] != "indeterminate"]
         if said:
-            lines += ["", "What the applicable evidence says:"] + [f"  [{f['evidence_id']}] {f['explanation']}" for f in said]
+            lines += [""] + _wrapped("What the applicable evidence says (quotes cleaned for reading and shortened;"
+                                     " JSON and md keep them verbatim):", "", "")
+            for f in said:
+                lines += _wrapped(f"[{f['evidence_id']}] {f['explanation']}", "  ", "    ")
+                if f["links"]:
+                    lines.append("    " + _quote(f, max(20, width - 6)))
     elif not other:
         lines.append("No evidence items for the observed markers.")
     else:
@@ -117,13 +160,13 @@ def render_table(s: dict) -> str:
         lines += ["", NON_CLINICAL + ":", table(FINDING_COLUMNS, _finding_rows(other), "table")]
     if s["pam"]:
         lines += [""] + _pam_lines(s["pam"])
-    lines += ["", "Summary: " + _counts(summary)]
+    lines += [""] + _wrapped("Summary: " + _counts(summary), "", "  ")
     if summary["observed_without_evidence"]:
         lines.append("Observed, no evidence: " + ", ".join(summary["observed_without_evidence"]))
     if summary["not_observed"]:
-        lines.append("Not observed (evidence applies to this patient): " + ", ".join(summary["not_observed"]))
+        lines += _not_observed(summary)
     lines += _input_lines(s.get("input") or {})
-    lines += ["", s["disclaimer"]]
+    lines += ["", s["disclaimer"]]  # one line, verbatim: it is searched for
     return "\n".join(lines)
 
 

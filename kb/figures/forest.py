@@ -46,6 +46,11 @@ def forest_svg(items: list[dict], title: str = "") -> str | None:
     ax.set_xscale("log")
     ax.set_xlim(lo / pad, hi * pad)
     ax.axvline(1.0, color="#333333", linewidth=0.8, linestyle="--")
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))  # 1, 10, 0.1: not 10^0
+    ax.xaxis.set_minor_formatter(NullFormatter())
     labels = [f"{i['effect']['measure']} · {i['id']}" for i in reversed(rows)]
     ax.set_yticks(range(len(rows)), labels=[_short(label) for label in labels])
     ax.set_ylim(-0.7, len(rows) - 0.3)

@@ -9,10 +9,11 @@ import threading
 from fastapi import APIRouter, Depends, Request
 
 from web.pages.common import base, error_page
-from web.pages.deps import connection
+from web.pages.deps import connection, site
 from web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
+CONTEXT = 160  # characters of the document shown on either side of a candidate sentence
 _cache: dict[str, dict] = {}
 _lock = threading.Lock()
 
@@ -61,7 +62,7 @@ def draft(candidate: dict, evidence_types, directions, contexts) -> str:
     ]) + "\n"
 
 
-def _context(con, params: dict, draft_text: str | None = None, validation=None, problem=None, pasted: str = "",
+def _context(con, site, params: dict, draft_text: str | None = None, validation=None, problem=None, pasted: str = "",
              status: int = 200):
     from schemas.enums import CONTEXTS, DIRECTIONS, EVIDENCE_TYPES
     from web.pages.documents import documents
@@ -70,28 +71,32 @@ def _context(con, params: dict, draft_text: str | None = None, validation=None, 
     result = candidates(con)
     known = [c["source"] for c in result["coverage"]]
     if source is not None and source not in known:
-        return error_page(con, 404, "No such source", f"no source {source!r}; sources: {', '.join(known)}")
+        return error_page(site, 404, "No such source", f"no source {source!r}; sources: {', '.join(known)}")
     shown = of_source(result, source)
-    doc_ids = {d.path: d.id for d in documents(con).values()}
+    texts = {d.path: d.text for d in site.documents.values()}
+    around = {(c["document"], c["start"]): (texts[c["document"]][max(0, c["start"] - CONTEXT):c["start"]],
+                                            texts[c["document"]][c["end"]:c["end"] + CONTEXT])
+              for c in shown["candidates"]}
     chosen = None
     if params.get("draft"):
         chosen = next((c for c in shown["candidates"] if f"{c['document']}:{c['start']}" == params["draft"]), None)
         if chosen is None:
-            return error_page(con, 404, "No such candidate", f"no candidate sentence {params['draft']!r}"
+            return error_page(site, 404, "No such candidate", f"no candidate sentence {params['draft']!r}"
                                                                 f"{' of ' + source if source else ''}")
         draft_text = draft(chosen, EVIDENCE_TYPES, DIRECTIONS, CONTEXTS)
     return page("curation.html", status=status, nav="/curation", source=source, sources=known, shown=shown,
-                doc_ids=doc_ids, chosen=chosen, draft=draft_text, validation=validation, problem=problem,
-                pasted=pasted if pasted else (draft_text or ""), **base(con))
+                doc_ids=site.doc_ids, around=around, chosen=chosen, draft=draft_text, validation=validation, problem=problem,
+                pasted=pasted if pasted else (draft_text or ""), **base(site))
 
 
 @router.get("/curation")
-def curation_page(source: str | None = None, draft: str | None = None, con=Depends(connection)):
-    return _context(con, {"source": source, "draft": draft})
+def curation_page(source: str | None = None, draft: str | None = None, con=Depends(connection),
+                  site=Depends(site)):
+    return _context(con, site, {"source": source, "draft": draft})
 
 
 @router.post("/curation")
-async def curation_validate(request: Request, con=Depends(connection)):
+async def curation_validate(request: Request, con=Depends(connection), site=Depends(site)):
     from starlette.concurrency import run_in_threadpool
 
     from kb.core.errors import CurationError
@@ -101,8 +106,8 @@ async def curation_validate(request: Request, con=Depends(connection)):
     try:
         validation = await run_in_threadpool(validate, con, text, "pasted", source)
     except CurationError as exc:
-        return _context(con, {"source": source}, problem=str(exc), pasted=text)  # a form shown again: 200
-    return _context(con, {"source": source}, validation=validation, pasted=text)
+        return _context(con, site, {"source": source}, problem=str(exc), pasted=text)  # a form shown again: 200
+    return _context(con, site, {"source": source}, validation=validation, pasted=text)
 
 
 def validate(con, text: str, label: str, source: str | None) -> dict:

@@ -1,12 +1,9 @@
-"""Document texts for the pages, held once per knowledge-base content hash (the database is immutable
-while the server runs), with their sentence boundaries for showing a quote in its sentence."""
+"""Document texts for the pages (held by `web.pages.deps.Site`), with their sentence boundaries (found on
+first use) for showing a quote in its sentence."""
 from __future__ import annotations
 
 import bisect
-import threading
 from dataclasses import dataclass, field
-
-from kb.core import store
 
 CONTEXT_LIMIT = 320  # characters of a sentence shown on either side of a quote at most
 
@@ -39,27 +36,8 @@ class Document:
         return self.text[lo:start], self.text[start:end], self.text[end:hi], cut_lo, cut_hi
 
 
-_cache: dict[str, dict[str, Document]] = {}
-_lock = threading.Lock()
-
-
-def documents(con) -> dict[str, Document]:
-    """id -> Document of every document of the knowledge base `con` reads."""
-    key = store.kb_version(con)["content"]
-    docs = _cache.get(key)
-    if docs is None:
-        with _lock:
-            docs = _cache.get(key)
-            if docs is None:
-                docs = {d[0]: Document(d[0], d[1], d[2], d[4]) for d in store.documents(con)}
-                _cache.clear()
-                _cache[key] = docs
-    return docs
-
-
-def with_context(con, items: list[dict]) -> None:
+def with_context(docs: dict[str, Document], items: list[dict]) -> None:
     """Give each link of each item its sentence context (`before`, `after`, `cut_before`, `cut_after`)."""
-    docs = documents(con)
     for item in items:
         for link in item["links"]:
             doc = docs[link["document_id"]]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from web.pages.common import base, error_page
-from web.pages.deps import connection
+from web.pages.deps import connection, site
 from web.pages.render import page
 
 router = APIRouter(include_in_schema=False)
 
 
 @router.get("/pam")
-def pam_page(model: str | None = None, con=Depends(connection)):
+def pam_page(model: str | None = None, con=Depends(connection), site=Depends(site)):
     from kb.core.errors import NotFound
     from kb.figures.pam import profile_svg
     from kb.pam.model import describe
@@ -22,10 +22,13 @@ def pam_page(model: str | None = None, con=Depends(connection)):
     try:
         chosen, _ = open_model(model or None, con=con, files=False)
     except NotFound as exc:
-        return error_page(con, 404, "No such model", str(exc))
+        return error_page(site, 404, "No such model", str(exc))
     d = describe(chosen)
     classes = list(chosen.classes)
-    svg = profile_svg(list(chosen.genes), {c: chosen.shrunken_centroids[k].tolist() for k, c in enumerate(classes)},
-                      chosen.sd.tolist(), None)
+    svg = site.figures.get(("pam", chosen.id))
+    if svg is None:  # the model's centroids only: the same drawing for every request
+        svg = site.figures[("pam", chosen.id)] = profile_svg(
+            list(chosen.genes), {c: chosen.shrunken_centroids[k].tolist() for k, c in enumerate(classes)},
+            chosen.sd.tolist(), None)
     doc_ids = {link["document"]: link["document_id"] for link in d["model"]["links"]}
-    return page("pam.html", nav="/pam", models=listed, d=d, classes=classes, svg=svg, doc_ids=doc_ids, **base(con))
+    return page("pam.html", nav="/pam", models=listed, d=d, classes=classes, svg=svg, doc_ids=doc_ids, **base(site))

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from web.pages.common import base
-from web.pages.deps import connection
+from web.pages.deps import connection, site
 from web.pages.render import HEADERS, page
 
 router = APIRouter(include_in_schema=False)
@@ -20,8 +20,8 @@ MAX_RECORD = 2_000_000  # bytes of one uploaded or pasted record
 
 
 @router.get("/patients")
-def patients_form(con=Depends(connection)):
-    return page("patients.html", nav="/patients", result=None, problem=None, text="", priors="published", **base(con))
+def patients_form(site=Depends(site)):
+    return page("patients.html", nav="/patients", result=None, problem=None, text="", priors="published", **base(site))
 
 
 async def _form(request: Request) -> tuple[str, str, str, str, str | None]:
@@ -51,7 +51,7 @@ async def _form(request: Request) -> tuple[str, str, str, str, str | None]:
 
 
 @router.post("/patients")
-async def patients_result(request: Request, con=Depends(connection)):
+async def patients_result(request: Request, con=Depends(connection), site=Depends(site)):
     from starlette.concurrency import run_in_threadpool
 
     from kb.core.errors import KBError
@@ -59,57 +59,58 @@ async def patients_result(request: Request, con=Depends(connection)):
     text, priors = "", "published"
     try:
         text, fmt, label, priors, download = await _form(request)
-        summary, panel = await run_in_threadpool(_evaluate, con, text, fmt, label, priors)
+        summary, panel = await run_in_threadpool(_evaluate, con, site, text, fmt, label, priors)
     except KBError as exc:
         return page("patients.html", nav="/patients", result=None, problem=str(exc), text=text,
-                    priors=priors, **base(con))
+                    priors=priors, **base(site))
     if download in ("json", "md"):
         return _download(summary, download)
-    from web.pages.documents import documents
-
-    doc_ids = {d.path: d.id for d in documents(con).values()}
     return page("patients.html", nav="/patients", result=summary, groups=_groups(summary["findings"]), panel=panel,
-                problem=None, text=text, priors=priors, doc_ids=doc_ids, **base(con))
+                problem=None, text=text, priors=priors, doc_ids=site.doc_ids, **base(site))
 
 
-def _evaluate(con, text: str, fmt: str, label: str, priors: str) -> tuple[dict, dict | None]:
+def _evaluate(con, site, text: str, fmt: str, label: str, priors: str) -> tuple[dict, dict | None]:
     from kb.core.errors import InputError
-    from kb.evaluate.evaluator import evaluate_text
+    from kb.evaluate.evaluator import evaluate_records
+    from kb.evaluate.records import parse_record, records_from_text
 
-    summaries, kind = evaluate_text(text, fmt, con=con, priors=priors, label=label, max_records=1)
+    records, kind = records_from_text(text, fmt, label, max_records=1)
     if kind != "single":
-        raise InputError(f"{label}: expected one patient record on this page, got {len(summaries)}; "
+        raise InputError(f"{label}: expected one patient record on this page, got {len(records)}; "
                          "POST /v1/evaluate takes many")
-    summary = summaries[0]
-    return summary, _pam_panel(con, summary, text, fmt) if summary["pam"] else None
+    patient = parse_record(records[0])
+    # model_files=False: a record's `model` names a knowledge-base model, never a file on the server
+    summary = evaluate_records(records, con=con, priors=priors, model_files=False)[0]
+    return summary, _pam_panel(con, site, summary, patient) if summary["pam"] else None
 
 
-def _pam_panel(con, summary: dict, text: str, fmt: str) -> dict:
-    """The PAM figure and its numbers: the patient's log2 values against each class centroid."""
-    import json
-
-    from kb.figures.pam import profile_svg, standardized
+def _pam_panel(con, site, summary: dict, patient) -> dict:
+    """The PAM figure and its numbers: the patient's log2 values against each class centroid. The model's
+    part of the figure is drawn once per x range; the patient's points are a layer drawn per request."""
+    from kb.figures.pam import axis_limit, patient_layer_svg, profile_svg, standardized
     from kb.pam.expression import log2_values
     from kb.pam.open import open_model
 
     pam = summary["pam"]
     model, _ = open_model(pam["model"]["id"], con=con, files=False)
-    if fmt == "json":
-        record = json.loads(text)
-    else:
-        import yaml
-
-        record = yaml.safe_load(text)
-    expression = record["expression"]
-    values = log2_values(expression["genes"], expression.get("scale", "log2"), summary["patient"]["source"])
+    values = log2_values(patient.expression.genes, patient.expression.scale, summary["patient"]["source"])
     genes = list(model.genes)
     centroids = {c: model.shrunken_centroids[k].tolist() for k, c in enumerate(model.classes)}
     sd = model.sd.tolist()
-    z, patient = standardized(genes, centroids, sd, values)
-    rows = [{"gene": g, "value": values.get(g.upper()), "sd": sd[i], "patient_z": patient[i],
+    z, standard = standardized(genes, centroids, sd, values)
+    limit = axis_limit(standard, *z.values())
+    missing = tuple(pam["genes_missing"])
+    key = ("pam-base", model.id, limit, missing)
+    base = site.figures.get(key)
+    if base is None:
+        base = site.figures[key] = profile_svg(genes, centroids, sd, None, "this patient", limit=limit,
+                                               missing=missing, overlay=True)
+    rows = [{"gene": g, "value": values.get(g.upper()), "sd": sd[i], "patient_z": standard[i],
              **{f"z_{c}": z[c][i] for c in model.classes}} for i, g in enumerate(genes)]
-    return {"svg": profile_svg(genes, centroids, sd, values, summary["patient"]["id"]), "rows": rows,
-            "classes": list(model.classes)}
+    return {"base": base, "layer": patient_layer_svg(genes, centroids, sd, values, limit, summary["patient"]["id"]),
+            "rows": rows, "classes": list(model.classes),
+            "label": f"{summary['patient']['id']}'s gene values against the {' and '.join(model.classes)} centroids "
+                     "in units of s_i + s0; the table below gives the same numbers"}
 
 
 def _groups(findings: list[dict]) -> list[tuple[str, list[dict]]]:

@@ -6,28 +6,22 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends
 from fastapi.responses import RedirectResponse
 
-from web.pages.common import base, choices, clean, error_page
-from web.pages.deps import connection
+from web.pages.common import base, clean, error_page
+from web.pages.deps import connection, site
 from web.pages.render import HEADERS, page
 
 router = APIRouter(include_in_schema=False)
 TOP = 15  # markers with the most evidence offered on the search page
 
 
-def _markers(con) -> list[dict]:
-    from kb.query import api
-
-    return api.markers(con=con)["markers"]
-
-
 @router.get("/")
 def home(marker: str | None = None, disease: str | None = None, therapy: str | None = None,
-         con=Depends(connection)):
+         con=Depends(connection), site=Depends(site)):
     from kb.query.resolve import AmbiguousMarker, MarkerIndex, UnknownMarker
 
     params = clean(marker=marker, disease=disease, therapy=therapy)
-    markers = _markers(con)
-    context = dict(**base(con), **choices(con), params=params, markers=markers,
+    markers = site.markers
+    context = dict(**base(site), **site.choices, params=params, markers=markers,
                    top=sorted((m for m in markers if m["n_evidence"]), key=lambda m: (-m["n_evidence"], m["name"]))[:TOP])
     if "marker" not in params:
         return page("home.html", **context)
@@ -47,33 +41,32 @@ def home(marker: str | None = None, disease: str | None = None, therapy: str | N
 
 @router.get("/markers/{marker_id}")
 def marker_page(marker_id: str, disease: str | None = None, therapy: str | None = None, direction: str | None = None,
-                type: str | None = None, con=Depends(connection)):
+                type: str | None = None, con=Depends(connection), site=Depends(site)):
     from kb.core.errors import InputError, NotFound
     from kb.figures.forest import forest_svg, ratio_items
     from kb.query import api
     from kb.query.resolve import MarkerIndex
     from web.pages.documents import with_context
 
-    markers = {m["id"]: m for m in _markers(con)}
     params = clean(disease=disease, therapy=therapy, direction=direction, type=type)
-    info = markers.get(marker_id)
+    info = site.by_id.get(marker_id)
     if info is None:  # a name or alias in the URL: send the reader to the marker's own address
         try:
             resolved = MarkerIndex(con).resolve(marker_id)
         except InputError as exc:
-            return error_page(con, 400, "Ambiguous marker", str(exc))
+            return error_page(site, 400, "Ambiguous marker", str(exc))
         except NotFound as exc:
-            return error_page(con, 404, "No such marker", str(exc))
+            return error_page(site, 404, "No such marker", str(exc))
         target = f"/markers/{resolved.id}" + (f"?{urlencode(params)}" if params else "")
         return RedirectResponse(target, status_code=301, headers=HEADERS)
-    context = dict(**base(con), **choices(con), marker=info, params=params)
+    context = dict(**base(site), **site.choices, marker=info, params=params)
     try:
         result = api.evidence(marker_id, params.get("disease"), params.get("therapy"), params.get("direction"),
                               params.get("type"), con=con)
     except InputError as exc:
         return page("marker.html", status=400, problem=str(exc), groups=[], items=[], forest=None, ratios=[], **context)
     items = result["evidence"]
-    with_context(con, items)
+    with_context(site.documents, items)
     groups: dict[str, list[dict]] = {}
     for item in items:  # strongest first, so each group's order and the groups' order follow strength
         groups.setdefault(item["disease"] or "No disease named", []).append(item)
