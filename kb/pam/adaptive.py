@@ -86,8 +86,13 @@ def adaptive_threshold_scales(est, X, y, ntries: int = 10, reduction_factor: flo
     if isinstance(reduction_factor, bool) or not isinstance(reduction_factor, (int, float, np.floating)) \
             or not 0 < reduction_factor < 1:
         raise InputError(f"reduction_factor must be a number between 0 and 1; got {reduction_factor!r}")
-    if est._y_codes.size != np.shape(y)[0]:
-        raise InputError(f"y must be the labels the model was fitted on ({est._y_codes.size}); got {np.shape(y)[0]}")
+    arr = est._prepare(X)
+    if not np.array_equal(est._codes_of(y, arr.shape[0]), est._y_codes):
+        raise InputError("y must be the labels the model was fitted on; got different labels")
+    z = est._standardise(arr)
+    if not np.allclose(z.mean(axis=0), 0, atol=1e-8 * max(1.0, float(np.abs(z).max()))):
+        raise InputError("X must be the matrix the model was fitted on; got another one (its genes are not "
+                         "centred on the model's overall centroid)")
     positive = np.flatnonzero(est.train_errors_ > 0)
     if positive.size == 0:
         raise InputError("the training error is zero at every threshold; expected some error to reduce "
@@ -99,15 +104,18 @@ def adaptive_threshold_scales(est, X, y, ntries: int = 10, reduction_factor: flo
     rocs = np.empty(ntries + 1)
     tscales = est.threshold_scale_.copy()
     scales[0], errors[0], rocs[0] = tscales, class_errors(est), roc(est.nonzero_, est.train_errors_)
-    params = dict(est.get_params(), thresholds=grid, remove_zeros=False)
-    classes = list(est.classes_)
+    codes = est._y_codes
+    wrong_by_class = lambda predicted: np.array(  # noqa: E731  error.nsc of a refit
+        [(predicted[codes == k] != k).sum(axis=0).mean() for k in range(K)])
     for i in range(1, ntries + 1):
         j = K - 1 - int(np.argmax(errors[i - 1][::-1]))  # the largest error, the last class on ties (R's rev(order))
         tscales[j] *= reduction_factor
         scales[i] = tscales / tscales.min()
-        params["threshold_scale"] = dict(zip(classes, scales[i].tolist()))
-        refit = type(est)(**params).fit(X, y)
-        errors[i], rocs[i] = class_errors(refit), roc(refit.nonzero_, refit.train_errors_)
+        # pamr refits (update(..., threshold, threshold.scale, remove.zeros = FALSE)); only the part of the
+        # fit that the scales change is redone, with the same arithmetic.
+        _, _, _, nonzero, predicted = est._path(z, scales[i], grid, remove_zeros=False)
+        errors[i] = wrong_by_class(predicted)
+        rocs[i] = roc(nonzero, (predicted != codes[:, None]).sum(axis=0))
     # R's order(rocs)[1]: the smallest, NaN last, the first on ties.
     best = min(range(ntries + 1), key=lambda i: (np.isnan(rocs[i]), rocs[i] if not np.isnan(rocs[i]) else 0, i))
     return AdaptiveScales(classes=est.classes_, thresholds=grid, errors=errors, scales=scales, rocs=rocs,

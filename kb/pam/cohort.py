@@ -435,3 +435,19 @@ def score_path(cohort, out, *, model: str | None = None, priors: str = "publishe
             "min_genes": min(MIN_GENES, pam.n_genes),
             "calls": {("no call" if k is None else k): v for k, v in report.calls.items()},
             "seconds": round(report.seconds, 3)}
+
+
+def posterior_counts(out, classes: list[str], bins: int = 50) -> tuple[list[float], list[str], list[list[int]]]:
+    """(bin edges, classes shown, counts per class) of the posteriors in a score file written by
+    `score_cohort`; with two classes only the first class's posterior (the other mirrors it)."""
+    from kb.pam import cohort_sql
+
+    shown = list(classes[:1]) if len(classes) == 2 else list(classes)
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        counts = cohort_sql.posterior_histogram(con, str(out), output_kind(out), [f"posterior_{c}" for c in shown], bins)
+    finally:
+        con.close()
+    return [i / bins for i in range(bins + 1)], shown, counts

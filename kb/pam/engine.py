@@ -23,7 +23,7 @@ from kb.core.errors import InputError
 from kb.pam.cv import balanced_folds, check_folds, choose_threshold, cv_linear_scores, leave_one_out_folds
 from kb.pam.inputs import (as_matrix, check_threshold, is_dataframe, per_class_values, resolve_priors,
                            threshold_grid)
-from kb.pam.path import _CHUNK_ELEMENTS, SIGN_CONTRASTS, path_scores, sign_contrast_mask
+from kb.pam.path import SIGN_CONTRASTS, shared_path_scores, sign_contrast_mask
 
 __all__ = ["NearestShrunkenCentroid", "leave_one_out_folds", "balanced_folds", "choose_threshold"]
 
@@ -168,31 +168,34 @@ class NearestShrunkenCentroid:
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self._fixed = False
-        self._m = scale * self.se_scale_
-        # Same operation order as pamr: divide by sd, then by m_k.
-        self._d = sign_contrast_mask((centroids - self.overall_centroid_) / sd / self._m[:, None], self.sign_contrast)
+        # pamr's delta before the division by m_k (same operation order: divide by sd, then by m_k).
+        self._raw = (centroids - self.overall_centroid_) / sd
+        z = (arr - self.overall_centroid_) / sd
+        self._m, self._d, grid, self.nonzero_, predicted = self._path(z, scale, grid)
+        self.thresholds_ = grid
+        self._y_codes, self._train_codes = codes, predicted
+        self.train_predictions_ = classes[predicted]
+        self.train_errors_ = (predicted != codes[:, None]).sum(axis=0)
+        return self
+
+    def _path(self, z, scale, grid, remove_zeros=None):
+        """(m, d, grid, nonzero, training predictions) for threshold scales ``scale``: the part of a fit
+        that the threshold scales change (adaptive threshold scales redo only this)."""
+        m = scale * self.se_scale_
+        d = sign_contrast_mask(self._raw / m[:, None], self.sign_contrast)
         if grid is None:
-            top = float(np.abs(self._d).max())
+            top = float(np.abs(d).max())
             T = int(self.n_threshold)
             # R's seq(0, top, length = T): i * (top / (T − 1)) with the last value exactly `top`.
             grid = np.arange(T) * (top / (T - 1)) if T > 1 else np.zeros(1)
             if T > 1:
                 grid[-1] = top
-        nonzero = np.array([np.count_nonzero((np.abs(self._d) > t).any(axis=0)) for t in grid])
-        if self.remove_zeros and (nonzero == 0).any():
+        nonzero = np.array([np.count_nonzero((np.abs(d) > t).any(axis=0)) for t in grid])
+        if (self.remove_zeros if remove_zeros is None else remove_zeros) and (nonzero == 0).any():
             keep = int(np.argmax(nonzero == 0)) + 1  # pamr: match(0, nonzero)
             grid, nonzero = grid[:keep], nonzero[:keep]
-        self.thresholds_, self.nonzero_ = grid, nonzero
-        z = (arr - self.overall_centroid_) / sd
-        predicted = np.empty((n, grid.size), dtype=np.intp)
-        step = max(1, _CHUNK_ELEMENTS // (K * g))
-        for s in range(0, n, step):
-            lin = path_scores(z[s:s + step], self._d, self._m, grid, np.log(self.priors_))
-            predicted[s:s + step] = lin.argmax(axis=1)
-        self._y_codes, self._train_codes = codes, predicted
-        self.train_predictions_ = classes[predicted]
-        self.train_errors_ = (predicted != codes[:, None]).sum(axis=0)
-        return self
+        predicted = shared_path_scores(z, d, m, grid, np.log(self.priors_)).argmax(axis=1)
+        return m, d, grid, nonzero, predicted
 
     @classmethod
     def from_parameters(cls, genes, classes, shrunken_centroids, sd, priors, n_per_class=None):

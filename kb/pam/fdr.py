@@ -167,3 +167,19 @@ def _null_deviations_hetero(X, codes, perms, K, m, s0, scale_sd, hetero):
         s_i = np.sqrt((resid * resid).sum(axis=0) / (n - K))
         out[p] = (cent - A.sum(axis=0) / n) / _permuted_sd(s_i, s0, scale_sd) / m[:, None]
     return out
+
+
+def fdr_files(expr, labels, *, n_perms: int = 100, seed: int = 0, sign_contrast: str = "both") -> dict:
+    """The `kb pam fdr EXPR LABELS` payload: pamr's fit (30 thresholds) of the files, then its FDR table."""
+    from kb.pam.cohort import read_labels, read_matrix
+    from kb.pam.engine import NearestShrunkenCentroid
+
+    ids, genes, X = read_matrix(expr)
+    y = read_labels(labels, ids, genes, expr)
+    est = NearestShrunkenCentroid(sign_contrast=sign_contrast).fit(X, y)
+    result = fdr(est, X, y, n_perms=n_perms, seed=seed)
+    return {"expr": str(expr), "labels": str(labels), "n_samples": len(ids), "n_genes": len(genes),
+            "classes": [str(c) for c in est.classes_], "n_per_class": dict(zip(map(str, est.classes_),
+                                                                             map(int, est.n_per_class_))),
+            "sign_contrast": sign_contrast, "perms": int(n_perms), "seed": int(seed), "pi0": result.pi0,
+            "rows": result.rows()}

@@ -88,6 +88,49 @@ def path_scores(z, d, se_scale, thresholds, log_prior):
     return a + t * b - (0.5 * se_scale**2)[None, :, None] * (t * t * n_in) + log_prior[None, :, None]
 
 
+def shared_path_scores(z, d, se_scale, thresholds, log_prior):
+    """:func:`path_scores` for samples that share one model (training predictions): the per-bin sums
+    of the quadratic's sample-dependent coefficients are one matrix product per class.
+
+    Parameters
+    ----------
+    z : ndarray of shape (n_samples, n_genes)
+    d : ndarray of shape (n_classes, n_genes)
+    se_scale, log_prior : ndarray of shape (n_classes,)
+    thresholds : ndarray of shape (n_thresholds,)
+
+    Returns
+    -------
+    ndarray of shape (n_samples, n_classes, n_thresholds)
+    """
+    order = np.argsort(thresholds, kind="stable")
+    if (np.diff(order) != 1).any():
+        out = np.empty(z.shape[:1] + se_scale.shape + thresholds.shape)
+        out[..., order] = shared_path_scores(z, d, se_scale, thresholds[order], log_prior)
+        return out
+    g = z.shape[1]
+    K, T = se_scale.size, thresholds.size
+    B = T + 1
+    bins = _count_below(np.abs(d), thresholds)  # gene i of class k enters at thresholds j < bins[k, i]
+    md = d * se_scale[:, None]
+    # α = md·z − md²/2 and β = m·|md| − m·sign(md)·z summed by bin; the z terms of all classes in one
+    # product z @ W (bin 0, genes that never enter, falls out of the suffix sums below).
+    W = np.zeros((g, 2 * K * B))
+    genes = np.arange(g)
+    for k in range(K):
+        W[genes, 2 * k * B + bins[k]] = md[k]
+        W[genes, (2 * k + 1) * B + bins[k]] = -se_scale[k] * np.sign(md[k])
+    zw = (z @ W).reshape(-1, K, 2, B)
+    idx = (np.arange(K)[:, None] * B + bins).ravel()
+    const_a = np.bincount(idx, weights=(-0.5 * md * md).ravel(), minlength=K * B).reshape(K, B)
+    const_b = np.bincount(idx, weights=(se_scale[:, None] * np.abs(md)).ravel(), minlength=K * B).reshape(K, B)
+    n_in = _suffix(np.bincount(idx, minlength=K * B), 1, K, T)[0]
+    a = _suffix((zw[:, :, 0] + const_a).ravel(), z.shape[0], K, T)
+    beta = _suffix((zw[:, :, 1] + const_b).ravel(), z.shape[0], K, T)
+    t = thresholds[None, None, :]
+    return a + t * beta - (0.5 * se_scale**2)[None, :, None] * (t * t * n_in) + log_prior[None, :, None]
+
+
 def _count_below(u, thresholds):
     """Exact number of thresholds strictly below each value of u (genes survive those thresholds).
 
