@@ -123,7 +123,7 @@ def genes(model: Optional[str] = typer.Argument(None, help="A knowledge-base mod
 
 
 def _genes(model: Optional[str], db: Optional[Path], fmt: Optional[str]) -> None:
-    from kb.pam.genes import genes_payload
+    from kb.pam.open import genes_payload
 
     fmt = output_format(fmt)
     p = genes_payload(model, db=db)

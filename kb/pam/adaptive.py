@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.core.errors import InputError
+from kb.pam.path import one_blas_thread
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +63,7 @@ def roc(nonzero, errors) -> float:
         return float(((nz[1:] + nz[:-1]) * heights * np.diff(nz)).sum() / (-2 * (nz.max() - nz.min())))
 
 
+@one_blas_thread
 def adaptive_threshold_scales(est, X, y, ntries: int = 10, reduction_factor: float = 0.9) -> AdaptiveScales:
     """pamr.adaptthresh(fit, ntries, reduction.factor) for a `NearestShrunkenCentroid` fitted on (X, y).
 

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from kb.core.errors import InputError
-from kb.pam.path import _CHUNK_ELEMENTS, path_scores, sign_contrast_mask
+from kb.pam.path import _CHUNK_ELEMENTS, path_scores, shared_path_scores, sign_contrast_mask
 
 
 
@@ -253,10 +253,12 @@ def _downdate_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_pe
         d = sign_contrast_mask(d, sign_contrast)
         if deltas is not None:
             deltas[chunk_start:chunk_start + F] = d
-        if F != test.size:
-            d = d[fold_of]
         z = (X[test] - overall + shift[fold_of]) / sd[fold_of]
-        out[test] = path_scores(z, d, se_scale, thresholds, log_prior)
+        if F == test.size:  # one sample per fold (leave-one-out): every sample its own model, binned at once
+            out[test] = path_scores(z, d, se_scale, thresholds, log_prior)
+        else:  # the samples of a fold share its model: one product per fold
+            for f, (start, fold) in enumerate(zip(fold_starts, chunk)):
+                out[fold] = shared_path_scores(z[start:start + fold.size], d[f], se_scale, thresholds, log_prior)
         chunk_start += F
     return out
 
@@ -284,7 +286,7 @@ def _refit_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_perce
         if deltas is not None:
             deltas[f] = d
         z = (np.abs(X[fold] - norm) - overall) / sd
-        out[fold] = path_scores(z, d, se_scale, thresholds, log_prior)
+        out[fold] = shared_path_scores(z, d, se_scale, thresholds, log_prior)
     return out
 
 

@@ -23,7 +23,7 @@ from kb.core.errors import InputError
 from kb.pam.cv import balanced_folds, check_folds, choose_threshold, cv_linear_scores, leave_one_out_folds
 from kb.pam.inputs import (as_matrix, check_threshold, is_dataframe, per_class_values, resolve_priors,
                            threshold_grid)
-from kb.pam.path import SIGN_CONTRASTS, shared_path_scores, sign_contrast_mask
+from kb.pam.path import SIGN_CONTRASTS, _count_below, one_blas_thread, shared_path_scores, sign_contrast_mask
 
 __all__ = ["NearestShrunkenCentroid", "leave_one_out_folds", "balanced_folds", "choose_threshold"]
 
@@ -111,6 +111,7 @@ class NearestShrunkenCentroid:
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise InputError(f"{name} must be True or False; got {getattr(self, name)!r}")
 
+    @one_blas_thread
     def fit(self, X, y):
         """Fit centroids, sd, the threshold grid and training errors.
 
@@ -190,7 +191,11 @@ class NearestShrunkenCentroid:
             grid = np.arange(T) * (top / (T - 1)) if T > 1 else np.zeros(1)
             if T > 1:
                 grid[-1] = top
-        nonzero = np.array([np.count_nonzero((np.abs(d) > t).any(axis=0)) for t in grid])
+        if (np.diff(grid) > 0).all():  # genes kept at each threshold from how many thresholds each survives
+            survives = _count_below(np.abs(d).max(axis=0), grid)
+            nonzero = np.cumsum(np.bincount(survives, minlength=grid.size + 1)[::-1])[::-1][1:]
+        else:
+            nonzero = np.array([np.count_nonzero((np.abs(d) > t).any(axis=0)) for t in grid])
         if (self.remove_zeros if remove_zeros is None else remove_zeros) and (nonzero == 0).any():
             keep = int(np.argmax(nonzero == 0)) + 1  # pamr: match(0, nonzero)
             grid, nonzero = grid[:keep], nonzero[:keep]
@@ -448,6 +453,7 @@ class NearestShrunkenCentroid:
         return (z - c[ib]) ** 2 - (z - c[ia]) ** 2
 
     # ------------------------------------------------------ cross-validation
+    @one_blas_thread
     def _cv(self, X, y, folds, fold_deltas):
         if not hasattr(self, "classes_"):
             self.fit(X, y)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.core.errors import InputError
+from kb.pam.path import one_blas_thread
 
 # float64 elements of one block of permuted statistics (permutations × classes × genes): 32 MB.
 _BLOCK = 4_000_000
@@ -78,6 +79,7 @@ def _check_permutations(permutations, n: int) -> np.ndarray:
     return perms.astype(np.intp)
 
 
+@one_blas_thread
 def fdr(est, X, y, n_perms: int = 100, seed: int = 0, permutations=None) -> FDRResult:
     """pamr.fdr(fit, data, nperms) for a `NearestShrunkenCentroid` fitted on (X, y).
 
@@ -115,7 +117,7 @@ def fdr(est, X, y, n_perms: int = 100, seed: int = 0, permutations=None) -> FDRR
     nobs = np.array([np.count_nonzero((np.abs(tt) - t > 0).any(axis=0)) for t in grid])
     top = np.sort(np.abs(null).max(axis=1), axis=1)  # (n_perms, genes), ascending per permutation
     nnull = np.stack([g - np.searchsorted(row, grid, side="right") for row in top])  # genes with |d*| > t
-    q1, q2 = np.quantile(null, [0.25, 0.75])
+    q1, q2 = _quantiles(null.ravel(), (0.25, 0.75))
     pi0 = min(np.count_nonzero((tt > q1) & (tt < q2)) / (0.5 * g * K), 1.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         med = np.median(nnull, axis=0) / nobs * pi0
@@ -124,6 +126,16 @@ def fdr(est, X, y, n_perms: int = 100, seed: int = 0, permutations=None) -> FDRR
     keep = ~np.isnan(med)
     return FDRResult(thresholds=grid[keep].copy(), n_significant=nobs[keep], median_null=(med * nobs)[keep],
                      median_fdr=med[keep], fdr_90=f90[keep], pi0=float(pi0), permutations=perms)
+
+
+def _quantiles(values, probs):
+    """R's default (type 7) quantiles of a large array with one partial sort for all of them."""
+    n = values.size
+    h = [(n - 1) * p for p in probs]
+    lows = [int(np.floor(x)) for x in h]
+    kth = sorted({k for lo in lows for k in (lo, min(lo + 1, n - 1))})
+    part = np.partition(values, kth)
+    return [part[lo] + (x - lo) * (part[min(lo + 1, n - 1)] - part[lo]) for x, lo in zip(h, lows)]
 
 
 def _permuted_sd(s_i, s0, scale_sd):
@@ -141,13 +153,18 @@ def _null_deviations(X, codes, perms, K, m, s0, scale_sd):
     # The overall centroid does not depend on the labels; about it the class sums are small.
     Xc = X - X.sum(axis=0) / n
     total = (Xc * Xc).sum(axis=0)
+    column_sums = Xc.sum(axis=0)
     out = np.empty((perms.shape[0], K, g))
     step = max(1, _BLOCK // (K * g))
     for s in range(0, perms.shape[0], step):
         labels = codes[perms[s:s + step]]  # (P, n)
         P = labels.shape[0]
-        indicator = (labels[:, None, :] == np.arange(K)[None, :, None]).reshape(P * K, n).astype(float)
-        dev = (indicator @ Xc).reshape(P, K, g) / counts[None, :, None]  # class centroid − overall
+        # Class sums of the first K − 1 classes by one product; the last class has the rest.
+        indicator = (labels[:, None, :] == np.arange(K - 1)[None, :, None]).reshape(P * (K - 1), n).astype(float)
+        sums = np.empty((P, K, g))
+        sums[:, :K - 1] = (indicator @ Xc).reshape(P, K - 1, g)
+        sums[:, K - 1] = column_sums - sums[:, :K - 1].sum(axis=1)
+        dev = sums / counts[None, :, None]  # class centroid − overall
         within = total - np.einsum("pkg,pkg,k->pg", dev, dev, counts)
         s_i = np.sqrt(np.maximum(within, 0.0) / (n - K))
         out[s:s + P] = dev / _permuted_sd(s_i, s0, scale_sd)[:, None, :] / m[None, :, None]

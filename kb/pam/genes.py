@@ -120,15 +120,3 @@ def model_genes(model) -> tuple[list[GeneScore], str]:
                              prop_selected_in_cv=None if props is None else props[j]))
     return out, what
 
-
-def genes_payload(spec=None, *, db=None) -> dict:
-    """The `kb pam genes [MODEL]` payload: a model file's or a knowledge-base model's genes, ranked."""
-    from kb.pam.open import open_model
-
-    model, version = open_model(spec, db=db)
-    ranked, reference = model_genes(model)
-    return {"kb_version": version,
-            "model": {"id": model.id, "name": model.name, "kind": model.kind, "classes": list(model.classes),
-                      "n_genes": model.n_genes, "threshold": model.threshold,
-                      "validation_statement": model.validation_statement},
-            "scores_from": reference, "genes": [g.as_dict() for g in ranked]}

@@ -7,7 +7,6 @@ one gene) and keeps the genes that survive it, with the confusion matrices and t
 """
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,27 +90,15 @@ def read_folds(path, ids: list[str]) -> tuple[list[np.ndarray], dict]:
 
     Returns (folds as 0-based index arrays in increasing fold number, their record for the model file).
     """
-    from kb.pam.cohort import _open_text, input_kind
+    from kb.pam.cohort import two_column_rows
 
     path = Path(path)
-    kind, delim = input_kind(path, "--folds")
-    if kind != "csv":
-        raise InputError(f"--folds {path}: expected a two-column .csv or .tsv file; got Parquet")
-    if not path.is_file():
-        raise InputError(f"--folds {path}: no such file")
-    try:
-        with _open_text(path) as f:
-            rows = [(n, r) for n, r in enumerate(csv.reader(f, delimiter=delim), 1) if any(c.strip() for c in r)]
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: expected UTF-8 text; got undecodable bytes") from None
+    rows = two_column_rows(path, "--folds", "sample, fold number")
     if len(rows) < 2:
         raise InputError(f"{path}: expected a header row and one row per sample (sample, fold); got {len(rows)} row(s)")
     where = {s: i for i, s in enumerate(ids)}
     fold_of: dict[str, int] = {}
-    for n, r in rows[1:]:
-        if len(r) != 2 or not r[0].strip() or not r[1].strip():
-            raise InputError(f"{path}: line {n}: expected two non-empty cells (sample, fold number); got {r!r}")
-        sample, fold = r[0].strip(), r[1].strip()
+    for n, (sample, fold) in rows[1:]:
         try:
             number = int(fold)
         except ValueError:
