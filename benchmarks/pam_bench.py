@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import common as run  # the shared registry, scratch directory and report line
+from pam_common import median as _median, pamr_available
 
 PAMR_LOOCV = r"""
 suppressPackageStartupMessages(library(pamr))
@@ -31,15 +30,6 @@ quiet <- function(e) { sink(nullfile()); on.exit(sink()); e }
 t <- system.time(quiet({fit <- pamr.train(d); cv <- pamr.cv(fit, d, folds = as.list(seq_len(ncol(x))))}))
 cat(sprintf('{"seconds": %.4f, "error": [%s]}\n', t["elapsed"], paste(sprintf("%.17g", cv$error), collapse = ",")))
 """
-
-
-def _median(fn, n: int) -> float:
-    times = []
-    for _ in range(n):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def _published():
@@ -169,9 +159,7 @@ def train_bench() -> None:
         for i, row in enumerate(X):
             f.write(f"S{i:02d}," + ",".join(f"{v:.4f}" for v in row) + "\n")
     labels.write_text("sample,label\n" + "".join(f"S{i:02d},{c}\n" for i, c in enumerate(y)))
-    from pam_pamr_bench import _pamr_available
-
-    why = _pamr_available()
+    why = pamr_available()
     if why is None:
         script = run.WORK / "pamr_loocv.R"
         script.write_text(PAMR_LOOCV)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 
 import common as run
@@ -48,17 +47,6 @@ cat(sprintf('"perms": [%s]}\n', paste(apply(perms, 1, function(r) num(r - 1)), c
 """
 
 
-def _pamr_available() -> str | None:
-    """None when Rscript can load pamr, else why not."""
-    if shutil.which("Rscript") is None:
-        return "Rscript is not installed (apt-get install r-base-core)"
-    probe = subprocess.run(["Rscript", "-e", "suppressPackageStartupMessages(library(pamr))"], capture_output=True,
-                           text=True)
-    if probe.returncode != 0:
-        return f"pamr is not installed for Rscript (R_LIBS={os.environ.get('R_LIBS', '')!r}; see docs/pam.md)"
-    return None
-
-
 @run.section("pam-pamr")
 def pamr_bench() -> None:
     """(d) kb.pam and pamr on the same 100 × 20,000 data: fit, 10-fold CV, FDR (100 permutations), adaptthresh."""
@@ -67,7 +55,7 @@ def pamr_bench() -> None:
     from kb.pam.adaptive import adaptive_threshold_scales
     from kb.pam.engine import NearestShrunkenCentroid, balanced_folds
     from kb.pam.fdr import fdr
-    from pam_bench import _median
+    from pam_common import median as _median, pamr_available
 
     rng = np.random.default_rng(2002)
     y = np.array(["A"] * N_A + ["B"] * (N - N_A))
@@ -95,7 +83,7 @@ def pamr_bench() -> None:
     labels_of = {"fit": "fit, 30 thresholds (pamr.train)", "cv10": "10-fold CV, same folds (pamr.cv)",
                  "fdr100": "FDR, 100 permutations (pamr.fdr)", "adapt": "adaptive threshold scales (pamr.adaptthresh)"}
     print(f"(d) kb.pam against pamr on {N} samples × {G:,} genes ({N_A}/{N - N_A}), {os.cpu_count()} cores")
-    why = _pamr_available()
+    why = pamr_available()
     if why is not None:
         print(f"  pamr skipped: {why}")
         for key, label in labels_of.items():
