@@ -79,7 +79,7 @@ def _plot(summaries: list[dict], plot: Path) -> None:
     for s in with_pam:
         path = plot if len(summaries) == 1 else plot.with_name(_filename(f"{plot.stem}-{s['patient']['id']}", plot.suffix[1:]))
         write_figure(patient_figure(s["pam"], s["patient"]["id"]), path)
-        typer.echo(f"kb: wrote {path}", err=True)
+        echo(f"kb: wrote {path}", err=True)
 
 
 def _filename(patient_id: str, ext: str) -> str:

@@ -47,7 +47,7 @@ def _run(cohort: Path, out: Path, model: Optional[str], priors: str, plot: Optio
         from kb.pam.plots import write_figure
 
         write_figure(cohort_figure(payload), plot)
-        typer.echo(f"kb: wrote {plot}", err=True)
+        echo(f"kb: wrote {plot}", err=True)
     n = payload["n_samples"]
     rows = [[call, count, f"{count / n:.1%}"] for call, count in payload["calls"].items()]
     emit(payload, fmt, ["call", "samples", "share"], rows)
