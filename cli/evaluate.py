@@ -27,13 +27,14 @@ def evaluate(patient: Path = typer.Argument(..., help="Patient record (our JSON 
              priors: str = typer.Option("published", "--priors", help="PAM class priors for the call: published (the training proportions) or equal. Both are always reported."),
              model: Optional[str] = typer.Option(None, "--model", help="PAM model for expression: a model file from `kb pam train`, or a model id in the knowledge base (default: the published 14-gene model). A record's own `model` field wins."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write one file per patient, <id>.json|md|txt, into this directory instead of printing."),
+             plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw each patient's PAM genes against the class centroids, in units of s_i + s0: FILE.png or FILE.svg (several records: FILE-<patient id>.png)."),
              db: Optional[Path] = DbOption):
     """Evaluate patient records against every evidence item of their observed markers (and the PAM signature). For research use only."""
-    handled(_run)(patient, fmt, priors, model, out, db, at)
+    handled(_run)(patient, fmt, priors, model, out, plot, db, at)
 
 
-def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], out: Optional[Path], db: Optional[Path],
-         at: Optional[str] = None) -> None:
+def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], out: Optional[Path],
+         plot: Optional[Path], db: Optional[Path], at: Optional[str] = None) -> None:
     from kb.evaluate.evaluator import evaluate_path
 
     fmt = fmt or default_format()
@@ -41,7 +42,13 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
         fail(f"--format: kb evaluate writes one of {', '.join(FORMATS)}, got {fmt!r}")
     if priors not in ("published", "equal"):
         fail(f"--priors: expected published or equal, got {priors!r}")
+    if plot is not None:
+        from kb.pam.plots import plot_format
+
+        plot_format(plot)
     summaries, kind = evaluate_path(patient, priors=priors, model=model, at=at, db=db)
+    if plot is not None:
+        _plot(summaries, plot)
     for s in summaries:
         for o in s["patient"]["observations"]:
             r = o["resolved"]
@@ -59,6 +66,20 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
     else:
         render = render_md if fmt == "md" else render_table
         echo(("\n\n---\n\n" if fmt == "md" else "\n\n").join(render(s) for s in summaries))
+
+
+def _plot(summaries: list[dict], plot: Path) -> None:
+    """One figure per record with a PAM block (FILE itself for a single record, else FILE-<id>.<ext>)."""
+    from kb.pam.figures import patient_figure
+    from kb.pam.plots import write_figure
+
+    with_pam = [s for s in summaries if s["pam"]]
+    if not with_pam:
+        fail(f"--plot {plot}: no record has expression for the PAM model; nothing to plot")
+    for s in with_pam:
+        path = plot if len(summaries) == 1 else plot.with_name(_filename(f"{plot.stem}-{s['patient']['id']}", plot.suffix[1:]))
+        write_figure(patient_figure(s["pam"], s["patient"]["id"]), path)
+        echo(f"kb: wrote {path}", err=True)
 
 
 def _filename(patient_id: str, ext: str) -> str:

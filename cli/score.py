@@ -18,24 +18,36 @@ def score(cohort: Path = typer.Argument(..., help="Cohort file: CSV, TSV or Parq
           out: Path = typer.Option(..., "--out", "-o", help="Output file, Parquet (.parquet) or CSV (.csv, .tsv) by its extension: sample_id, delta_<class>, posterior_<class>, call, n_genes."),
           model: Optional[str] = typer.Option(None, "--model", "-m", help="A model file written by `kb pam train` (.json) or a knowledge-base model id (default: the published model)."),
           priors: str = typer.Option("published", "--priors", help="Class priors: published (the model's own: training proportions) or equal."),
+          plot: Optional[Path] = typer.Option(None, "--plot", help="Also draw a histogram of the cohort's posteriors: FILE.png or FILE.svg."),
           db: Optional[Path] = DbOption,
           fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Summary format: table (default on a terminal), json (default when piped), csv, md.")):
     """Score every sample of a cohort file with a PAM model (DuckDB streams it: memory does not grow with the cohort). For research use only."""
-    handled(_run)(cohort, out, model, priors, db, fmt)
+    handled(_run)(cohort, out, model, priors, plot, db, fmt)
 
 
-def _run(cohort: Path, out: Path, model: Optional[str], priors: str, db: Optional[Path], fmt: Optional[str]) -> None:
+def _run(cohort: Path, out: Path, model: Optional[str], priors: str, plot: Optional[Path], db: Optional[Path],
+         fmt: Optional[str]) -> None:
     from kb.pam.cohort import score_path
 
     fmt = output_format(fmt)
     if priors not in ("published", "equal"):
         fail(f"--priors: expected published or equal, got {priors!r}")
+    if plot is not None:
+        from kb.pam.plots import plot_format
+
+        plot_format(plot)
     bar = _Progress() if sys.stderr.isatty() else None
     try:
         payload = score_path(cohort, out, model=model, priors=priors, db=db, progress=bar)
     finally:
         if bar is not None:
             bar.clear()
+    if plot is not None:
+        from kb.pam.figures import cohort_figure
+        from kb.pam.plots import write_figure
+
+        write_figure(cohort_figure(payload), plot)
+        echo(f"kb: wrote {plot}", err=True)
     n = payload["n_samples"]
     rows = [[call, count, f"{count / n:.1%}"] for call, count in payload["calls"].items()]
     emit(payload, fmt, ["call", "samples", "share"], rows)

@@ -296,7 +296,7 @@ def test_fold_helpers():
 
 
 def test_threshold_binning_is_exact_at_grid_points():
-    from kb.pam.cv import _count_below
+    from kb.pam.path import _count_below
 
     top = 4.123456789
     grid = np.arange(30) * (top / 29)

@@ -193,8 +193,10 @@ def test_train_loocv_reproduces_pamr_and_chooses_by_the_rule(trained, pub14):
 def test_model_file_round_trips(trained, pub14, tmp_path):
     payload, out = trained
     doc = json.loads(out.read_text())
-    assert doc["format"] == "biomarker-kb/pam-model" and doc["version"] == 1 and doc["scale"] == "log2"
-    assert set(doc["training"]) == {"n_samples", "folds", "cv_errors", "thresholds", "nonzero"}
+    assert doc["format"] == "biomarker-kb/pam-model" and doc["version"] == 2 and doc["scale"] == "log2"
+    assert set(doc["training"]) == {"n_samples", "folds", "cv_errors", "thresholds", "nonzero", "cv_loglik",
+                                    "sign_contrast", "threshold_scale", "adaptive_thresholds", "genes_cv"}
+    assert len(doc["overall_centroid"]) == len(doc["genes"]) == len(doc["training"]["genes_cv"]["av_rank_in_cv"])
     model = load_model_file(out)
     assert model.kind == "trained" and list(model.genes) == payload["genes"] and model.threshold == payload["threshold"]
     ref, X, y = pub14
@@ -203,6 +205,7 @@ def test_model_file_round_trips(trained, pub14, tmp_path):
     # Equal up to summation order (numpy sums a column differently in C and Fortran layout).
     np.testing.assert_allclose(model.shrunken_centroids, est.shrunken_centroids(model.threshold)[:, keep], rtol=1e-14)
     np.testing.assert_allclose(model.sd, est.sd_[keep], rtol=1e-14)
+    np.testing.assert_allclose(model.overall_centroid, est.overall_centroid_[keep], rtol=1e-14)
     again = tmp_path / "again.json"
     save_model(again, model)
     assert again.read_text() == out.read_text()
@@ -249,7 +252,7 @@ def _write(path: Path, text: str) -> Path:
     ("extra", ["1 labelled sample(s) not in the expression file", "S999"]),
     ("twice", ["labelled twice", "S001"]),
     ("cells", ["line 3", "expected two non-empty cells"]),
-    ("folds", ["--folds", "expected loo or a number"]),
+    ("folds", ["--folds", "expected loo, a number of folds >= 2 or a folds file"]),
     ("threshold", ["--threshold 99", "no gene survives"]),
     ("out", ["--out", "expected a .json model file"]),
     ("counts", ["G0001", "raw counts"]),
@@ -302,6 +305,10 @@ def test_labels_without_header_and_tsv(tmp_path):
 
 
 # ------------------------------------------------------------------ model file validation
+def _training():
+    return {"n_samples": 6, "folds": "loo", "cv_errors": [0.5], "thresholds": [0.0], "nonzero": [2]}
+
+
 def _good():
     return {"format": "biomarker-kb/pam-model", "version": 1, "name": "toy", "classes": ["A", "B"], "genes": ["G1", "G2"],
             "shrunken_centroids": {"A": [1.0, 2.0], "B": [2.0, 1.0]}, "sd": [1.0, 0.5], "priors": {"A": 0.5, "B": 0.5},
@@ -310,7 +317,17 @@ def _good():
 
 @pytest.mark.parametrize("change, words", [
     (lambda d: d.update(format="x"), ["format:", "expected 'biomarker-kb/pam-model'"]),
-    (lambda d: d.update(version=2), ["version:", "expected 1"]),
+    (lambda d: d.update(version=3), ["version:", "expected 1 or 2"]),
+    (lambda d: d.update(overall_centroid=[1.0, 2.0]), ["overall_centroid:", "no such field in a version 1 file"]),
+    (lambda d: d.update(version=2, overall_centroid=[1.0]), ["overall_centroid:", "a list of 2 numbers"]),
+    (lambda d: d.update(training={**_training(), "sign_contrast": "both"}), ["training:", "n_samples, folds"]),
+    (lambda d: d.update(version=2, training={**_training(), "sign_contrast": "up"}), ["training.sign_contrast:"]),
+    (lambda d: d.update(version=2, training={**_training(), "threshold_scale": {"A": 1}}),
+     ["training.threshold_scale:", "a positive number per class"]),
+    (lambda d: d.update(version=2, training={**_training(), "genes_cv": {"av_rank_in_cv": [1.0]}}),
+     ["training.genes_cv:", "2 numbers each"]),
+    (lambda d: d.update(version=2, training={**_training(), "folds": {"file": "f.csv", "k": 2, "samples": [["a"]]}}),
+     ["training.folds:", '"file"']),
     (lambda d: d.pop("sd"), ["sd:", "expected the field"]),
     (lambda d: d.update(colour="red"), ["colour:", "expected only the fields"]),
     (lambda d: d.update(classes=["A"]), ["classes:", "at least 2 distinct"]),

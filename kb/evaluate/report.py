@@ -105,7 +105,7 @@ def _not_observed(summary: dict) -> list[str]:
 def _pam_lines(pam: dict) -> list[str]:
     model = pam["model"]
     head = (f"PAM {model['name']} ({model['id']}): {pam['applicability']['level']} — {pam['applicability']['reason']}")
-    lines = [head, f"  genes used {len(pam['genes_used'])}/{model['n_genes']}"
+    lines = [head, f"  {model['validation_statement']}", f"  genes used {len(pam['genes_used'])}/{model['n_genes']}"
              + (f"; missing: {', '.join(pam['genes_missing'])}" if pam["genes_missing"] else "")
              + (f"; not in the model: {len(pam['genes_ignored'])}" if pam["genes_ignored"] else "")]
     if pam["call"] is None:

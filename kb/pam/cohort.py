@@ -170,18 +170,14 @@ def _read_parquet_matrix(path: Path):
     return ids, names[1:], np.asarray(X, dtype=float)
 
 
-def read_labels(path, ids: list[str], genes: list[str] | None = None, expr=None) -> list[str]:
-    """The class of each sample of ``ids``, from a two-column CSV/TSV (sample, label; header optional).
-
-    The first row is a header when its sample is not one of ``ids`` and its label is no other row's label.
-    Samples are matched by id: a sample without a label, or a label for an unknown sample, is an error.
-    """
-    path = Path(path)
-    kind, delim = input_kind(path, "LABELS")
+def two_column_rows(path: Path, what: str, cells: str) -> list[tuple[int, list[str]]]:
+    """(line number, [first, second]) of each non-blank row of a two-column CSV/TSV (`what` names the
+    argument in errors, `cells` the two columns)."""
+    kind, delim = input_kind(path, what)
     if kind != "csv":
-        raise InputError(f"LABELS {path}: expected a two-column .csv or .tsv file; got Parquet")
+        raise InputError(f"{what} {path}: expected a two-column .csv or .tsv file; got Parquet")
     if not path.is_file():
-        raise InputError(f"LABELS {path}: no such file")
+        raise InputError(f"{what} {path}: no such file")
     try:
         with _open_text(path) as f:
             rows = [(n, r) for n, r in enumerate(csv.reader(f, delimiter=delim), 1) if any(c.strip() for c in r)]
@@ -191,7 +187,18 @@ def read_labels(path, ids: list[str], genes: list[str] | None = None, expr=None)
         raise _unreadable(path, exc) from None
     for n, r in rows:
         if len(r) != 2 or not r[0].strip() or not r[1].strip():
-            raise InputError(f"{path}: line {n}: expected two non-empty cells (sample, label); got {r!r}")
+            raise InputError(f"{path}: line {n}: expected two non-empty cells ({cells}); got {r!r}")
+    return [(n, [r[0].strip(), r[1].strip()]) for n, r in rows]
+
+
+def read_labels(path, ids: list[str], genes: list[str] | None = None, expr=None) -> list[str]:
+    """The class of each sample of ``ids``, from a two-column CSV/TSV (sample, label; header optional).
+
+    The first row is a header when its sample is not one of ``ids`` and its label is no other row's label.
+    Samples are matched by id: a sample without a label, or a label for an unknown sample, is an error.
+    """
+    path = Path(path)
+    rows = two_column_rows(path, "LABELS", "sample, label")
     known = set(ids)
     if rows and rows[0][1][0].strip() not in known and rows[0][1][1].strip() not in {r[1].strip() for _, r in rows[1:]}:
         rows = rows[1:]
@@ -435,3 +442,19 @@ def score_path(cohort, out, *, model: str | None = None, priors: str = "publishe
             "min_genes": min(MIN_GENES, pam.n_genes),
             "calls": {("no call" if k is None else k): v for k, v in report.calls.items()},
             "seconds": round(report.seconds, 3)}
+
+
+def posterior_counts(out, classes: list[str], bins: int = 50) -> tuple[list[float], list[str], list[list[int]]]:
+    """(bin edges, classes shown, counts per class) of the posteriors in a score file written by
+    `score_cohort`; with two classes only the first class's posterior (the other mirrors it)."""
+    from kb.pam import cohort_sql
+
+    shown = list(classes[:1]) if len(classes) == 2 else list(classes)
+    import duckdb
+
+    con = duckdb.connect()
+    try:
+        counts = cohort_sql.posterior_histogram(con, str(out), output_kind(out), [f"posterior_{c}" for c in shown], bins)
+    finally:
+        con.close()
+    return [i / bins for i in range(bins + 1)], shown, counts

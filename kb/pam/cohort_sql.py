@@ -134,3 +134,21 @@ def score_summary(con, path: str, kind: str, n_genes: int) -> tuple[dict[str | N
     rows = con.execute(f'SELECT "call", count(*), count(*) FILTER (WHERE n_genes < $n) FROM {reader} GROUP BY 1 '
                        "ORDER BY 1", params).fetchall()
     return {r[0]: r[1] for r in rows}, sum(r[2] for r in rows)
+
+
+def posterior_histogram(con, path: str, kind: str, columns: list[str], bins: int) -> list[list[int]]:
+    """Counts of each posterior column of a score file in ``bins`` equal bins over [0, 1] (NULLs skipped)."""
+    types = "{" + ", ".join(f"'{c.replace(chr(39), chr(39) * 2)}': 'DOUBLE'" for c in columns) + "}"
+    reader = "read_parquet($path)" if kind == "parquet" else f"read_csv($path, delim = $delim, header = true, types = {types})"
+    params = {"path": path, "bins": bins} if kind == "parquet" else \
+        {"path": path, "bins": bins, "delim": "\t" if kind == "tsv" else ","}
+    out = []
+    for column in columns:
+        c = quote_ident(column)
+        rows = con.execute(f"SELECT least(floor({c} * $bins), $bins - 1)::INTEGER AS b, count(*) FROM {reader} "
+                           f"WHERE {c} IS NOT NULL GROUP BY 1", params).fetchall()
+        counts = [0] * bins
+        for b, n in rows:
+            counts[b] += n
+        out.append(counts)
+    return out

@@ -9,9 +9,9 @@ the model fitted on all samples.  Refitting in a loop costs n_folds × n_thresho
   subtracts their residual sum and sum of squares, so every fold's centroids and s_i come from a
   few segment sums over all folds at once (residuals are centred per class, so the downdate does not
   cancel catastrophically the way ``Σx² − (Σx)²/n`` would);
-* a gene contributes to the linear discriminant only while |d| > threshold, and its contribution
-  is a quadratic in the threshold.  Binning genes by how many thresholds they survive and taking
-  suffix sums of the quadratic's coefficients gives the discriminant at all thresholds in one pass.
+* the discriminant at every threshold comes from one pass over the genes (`kb.pam.path`).
+
+With ``hetero`` the values themselves depend on each fold's training samples, so each fold is refitted.
 """
 from __future__ import annotations
 
@@ -20,10 +20,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from kb.core.errors import InputError
+from kb.pam.path import _CHUNK_ELEMENTS, path_scores, shared_path_scores, sign_contrast_mask
 
-# Elements of the largest (samples × classes × genes) temporary: 2 MB of float64.  Small blocks stay
-# in cache and in malloc's heap; 10 MB ones are page-faulted in afresh on every operation.
-_CHUNK_ELEMENTS = 250_000
 
 
 def leave_one_out_folds(n: int) -> list[np.ndarray]:
@@ -133,7 +131,8 @@ def check_folds(folds: Sequence, n: int) -> list[np.ndarray]:
     return out
 
 
-def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_percent, classes=None):
+def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_percent, classes=None, *,
+                     sign_contrast="both", scale_sd=True, hetero=None, fold_deltas=False):
     """pamr's linear discriminant for every sample while held out, at every threshold.
 
     Parameters
@@ -144,20 +143,69 @@ def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_pe
     folds : list of ndarray
         Partition of the samples (validated with :func:`check_folds`).
     thresholds : ndarray of shape (n_thresholds,)
-        Ascending full-data threshold grid.
+        The full-data threshold grid.
     se_scale : ndarray of shape (n_classes,)
-        Full-data m_k.
+        Full-data shrinkage factors m_k (pamr's ``threshold.scale × se.scale``).
     log_prior : ndarray of shape (n_classes,)
     offset_percent : float
     classes : sequence, optional
         Class labels, only for error messages.
+    sign_contrast : {"both", "positive", "negative"}
+    scale_sd : bool
+        False: every sd is 1 (pamr ``scale.sd = FALSE``).
+    hetero : int, optional
+        Code of pamr's ``hetero`` class: each fold replaces every value by its absolute deviation from
+        that class's mean over the fold's training samples.
+    fold_deltas : bool
+        Also return each fold's standardised deviations d (for the CV columns of ``list_genes``).
 
     Returns
     -------
-    ndarray of shape (n_samples, n_classes, n_thresholds)
+    lin : ndarray of shape (n_samples, n_classes, n_thresholds)
         ``z·c_k − |c_k|²/2 + log π_k`` with z and c_k standardised by the fold's overall centroid
-        and sd; equal to ``−δ_k / 2`` up to a per-sample constant.
+        and sd (pamr's ``diag.disc``); equal to ``−δ_k / 2`` up to a per-sample constant.
+    deltas : ndarray of shape (n_folds, n_classes, n_genes)
+        Only with ``fold_deltas``: d of each fold's fit, after the sign contrast, in fold order.
     """
+    n, g = X.shape
+    K = se_scale.size
+    counts = np.bincount(codes, minlength=K)
+    sizes = np.array([f.size for f in folds])
+    fold_of = np.repeat(np.arange(len(folds)), sizes)
+    held = np.bincount(fold_of * K + codes[np.concatenate(folds)], minlength=len(folds) * K).reshape(-1, K)
+    n_fk = counts - held
+    if (n_fk < 1).any():
+        f, k = np.argwhere(n_fk < 1)[0]
+        label = classes[k] if classes is not None else k
+        raise InputError(f"fold {f} holds out every sample of class {label!r}; expected every "
+                         "class to keep a training sample in every fold")
+    if (n_fk.sum(axis=1) <= K).any():
+        raise InputError(f"a fold leaves {int(n_fk.sum(axis=1).min())} training samples; expected more than {K} "
+                         "(the number of classes)")
+    deltas = np.empty((len(folds), K, g)) if fold_deltas else None
+    if hetero is None:
+        out = _downdate_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_percent, sign_contrast,
+                               scale_sd, deltas)
+    else:
+        out = _refit_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_percent, sign_contrast,
+                            scale_sd, hetero, deltas)
+    return (out, deltas) if fold_deltas else out
+
+
+def _fold_sd(s_i, offset_percent, scale_sd, first_fold):
+    if not scale_sd:
+        return np.ones_like(s_i)
+    sd = s_i + np.quantile(s_i, offset_percent / 100.0, axis=-1)[..., None]
+    if not (sd > 0).all():
+        f = first_fold + int(np.argwhere(~(sd > 0))[0, 0]) if sd.ndim > 1 else first_fold
+        raise InputError(f"the training part of fold {f} has genes with zero spread and a zero "
+                         "offset s0; expected variable genes: remove constant genes or raise offset_percent")
+    return sd
+
+
+def _downdate_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_percent, sign_contrast, scale_sd,
+                     deltas):
+    """Every fold's statistics as downdates of the full-data ones (see the module docstring)."""
     n, g = X.shape
     K, T = se_scale.size, thresholds.size
     counts = np.bincount(codes, minlength=K)
@@ -179,15 +227,7 @@ def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_pe
         # an indicator matrix: multithreaded BLAS on such thin products spins and is slow under load.
         cell = fold_of * K + codes[test]
         n_fk = counts - np.bincount(cell, minlength=F * K).reshape(F, K)
-        if (n_fk < 1).any():
-            f, k = np.argwhere(n_fk < 1)[0]
-            label = classes[k] if classes is not None else k
-            raise InputError(f"fold {chunk_start + f} holds out every sample of class {label!r}; expected every "
-                             "class to keep a training sample in every fold")
         n_f = n_fk.sum(axis=1)
-        if (n_f <= K).any():
-            raise InputError(f"a fold leaves {int(n_f.min())} training samples; expected more than {K} "
-                             "(the number of classes)")
         fold_starts = np.concatenate([[0], np.cumsum([f.size for f in chunk])[:-1]])
         order = np.argsort(cell, kind="stable")
         cells, cell_starts = np.unique(cell[order], return_index=True)
@@ -198,95 +238,56 @@ def cv_linear_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_pe
         held[cells] = np.add.reduceat(resid[test[order]], cell_starts, axis=0)
         held = held.reshape(F, K, g)
         held /= n_fk[..., None]  # now −(mean training residual)
-        ss = within - np.add.reduceat(resid2[test], fold_starts, axis=0)
-        ss -= np.einsum("fkg,fkg,fk->fg", held, held, n_fk)
-        s_i = np.sqrt(np.maximum(ss, 0.0) / (n_f - K)[:, None])
-        sd = s_i + np.quantile(s_i, offset_percent / 100.0, axis=1)[:, None]
-        if not (sd > 0).all():
-            f = int(np.argwhere(~(sd > 0))[0, 0])
-            raise InputError(f"the training part of fold {chunk_start + f} has genes with zero spread and a zero "
-                             "offset s0; expected variable genes: remove constant genes or raise offset_percent")
+        if scale_sd:
+            ss = within - np.add.reduceat(resid2[test], fold_starts, axis=0)
+            ss -= np.einsum("fkg,fkg,fk->fg", held, held, n_fk)
+            s_i = np.sqrt(np.maximum(ss, 0.0) / (n_f - K)[:, None])
+        else:
+            s_i = np.empty((F, g))
+        sd = _fold_sd(s_i, offset_percent, scale_sd, chunk_start)
         shift = np.add.reduceat(dev[test], fold_starts, axis=0) / n_f[:, None]  # overall_f = overall − shift
         d = spread - held  # training centroid − overall; the shift below makes it − training overall
         d += shift[:, None, :]
         d /= sd[:, None, :]
         d /= se_scale[None, :, None]
-        if F != test.size:
-            d = d[fold_of]
+        d = sign_contrast_mask(d, sign_contrast)
+        if deltas is not None:
+            deltas[chunk_start:chunk_start + F] = d
         z = (X[test] - overall + shift[fold_of]) / sd[fold_of]
-        out[test] = path_scores(z, d, se_scale, thresholds, log_prior)
+        if F == test.size:  # one sample per fold (leave-one-out): every sample its own model, binned at once
+            out[test] = path_scores(z, d, se_scale, thresholds, log_prior)
+        else:  # the samples of a fold share its model: one product per fold
+            for f, (start, fold) in enumerate(zip(fold_starts, chunk)):
+                out[fold] = shared_path_scores(z[start:start + fold.size], d[f], se_scale, thresholds, log_prior)
         chunk_start += F
     return out
 
 
-def path_scores(z, d, se_scale, thresholds, log_prior):
-    """Linear discriminant at every threshold of soft-thresholded standardised centroids.
-
-    Parameters
-    ----------
-    z : ndarray of shape (n_samples, n_genes)
-        (x − overall) / sd.
-    d : ndarray of shape (n_samples, n_classes, n_genes) or (n_classes, n_genes)
-        Unshrunken d_ik (per sample when each sample has its own fitted model).
-    se_scale, log_prior : ndarray of shape (n_classes,)
-    thresholds : ndarray of shape (n_thresholds,), ascending
-
-    Returns
-    -------
-    ndarray of shape (n_samples, n_classes, n_thresholds)
-    """
-    S = z.shape[0]
+def _refit_scores(X, codes, folds, thresholds, se_scale, log_prior, offset_percent, sign_contrast, scale_sd,
+                  hetero, deltas):
+    """One refit per fold: with ``hetero`` the values themselves depend on the fold's training samples."""
+    n, g = X.shape
     K, T = se_scale.size, thresholds.size
-    m = se_scale[:, None]
-    md = np.broadcast_to(d * m, (S,) + d.shape[-2:])
-    # Bins from |d| itself (not |md|/m), so survival is exactly pamr's |d| − t > 0; computed once
-    # when all samples share one model.
-    idx = (np.arange(S * K) * (T + 1)).reshape(S, K, 1) + _count_below(np.abs(d), thresholds)
-    idx = idx.ravel()
-    zb = z[:, None, :]
-    # Gene term while |d| > t: z·c − c²/2 with c = sign(d)(|d| − t)m, a quadratic α + βt − (m²/2)t²:
-    # α = md(z − md/2), β = sign(d)·m·(md − z).
-    alpha = md * 0.5
-    np.subtract(zb, alpha, out=alpha)
-    alpha *= md
-    beta = md - zb
-    beta *= m
-    beta *= np.sign(md)
-    size = S * K * (T + 1)
-    n_in = _suffix(np.bincount(idx, minlength=size), S, K, T)
-    a = _suffix(np.bincount(idx, weights=alpha.ravel(), minlength=size), S, K, T)
-    b = _suffix(np.bincount(idx, weights=beta.ravel(), minlength=size), S, K, T)
-    t = thresholds[None, None, :]
-    return a + t * b - (0.5 * se_scale**2)[None, :, None] * (t * t * n_in) + log_prior[None, :, None]
-
-
-def _count_below(u, thresholds):
-    """Exact number of thresholds strictly below each value of u (genes survive those thresholds).
-
-    searchsorted is the slowest step of leave-one-out on 20,000 genes; on a uniform grid an
-    estimate from u/h is off by at most one and two lookups correct it exactly.
-    """
-    T = thresholds.size
-    h = thresholds[1] if T > 2 else 0.0
-    uniform = (T > 2 and h > 0 and np.isfinite(1.0 / h) and thresholds[0] == 0
-               and np.allclose(thresholds, np.arange(T) * h, rtol=1e-12, atol=0))
-    if not uniform:
-        return np.searchsorted(thresholds, u, side="left")
-    c = u * (1.0 / h)
-    np.minimum(c, T - 1, out=c)  # before the cast, so huge ratios cannot overflow
-    c = c.astype(np.intp)  # floor, as u >= 0
-    c += 1
-    ext = np.append(thresholds, np.inf)
-    c -= np.take(ext, c - 1, mode="clip") >= u  # "clip" skips bounds checks; indices are in range
-    c += np.take(ext, c, mode="clip") < u
-    return c
-
-
-def _suffix(binned, rows, K, T):
-    """Sum over bins b > j for each threshold j: (rows·K·(T+1),) -> (rows, K, T)."""
-    binned = binned.reshape(rows, K, T + 1)
-    tail = np.cumsum(binned[..., ::-1], axis=-1)[..., ::-1]
-    return tail[..., 1:]
+    out = np.empty((n, K, T))
+    everyone = np.ones(n, dtype=bool)
+    for f, fold in enumerate(folds):
+        train = everyone.copy()
+        train[fold] = False
+        A, c = X[train], codes[train]
+        norm = A[c == hetero].sum(axis=0) / np.count_nonzero(c == hetero)
+        A = np.abs(A - norm)
+        counts = np.bincount(c, minlength=K)
+        centroids = np.stack([A[c == k].sum(axis=0) / counts[k] for k in range(K)])
+        resid = A - centroids[c]
+        s_i = np.sqrt((resid * resid).sum(axis=0) / (c.size - K))
+        sd = _fold_sd(s_i, offset_percent, scale_sd, f)
+        overall = A.sum(axis=0) / c.size
+        d = sign_contrast_mask((centroids - overall) / sd / se_scale[:, None], sign_contrast)
+        if deltas is not None:
+            deltas[f] = d
+        z = (np.abs(X[fold] - norm) - overall) / sd
+        out[fold] = shared_path_scores(z, d, se_scale, thresholds, log_prior)
+    return out
 
 
 def _chunks(folds, per_sample):

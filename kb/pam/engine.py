@@ -2,102 +2,30 @@
 
 Notation, per gene i and class k:
     s_i    pooled within-class sd (denominator n − K); s0 = percentile ``offset_percent`` of s_i
-    sd_i   s_i + s0
-    m_k    sqrt(1/n_k − 1/n)  (pamr's ``se.scale``)
-    d_ik   (centroid_ik − overall_i) / (m_k · sd_i)
+    sd_i   s_i + s0 (1 with ``scale_sd=False``)
+    m_k    t_k · sqrt(1/n_k − 1/n): pamr's ``threshold.scale`` t_k times its ``se.scale``
+    d_ik   (centroid_ik − overall_i) / (m_k · sd_i), then pamr's ``sign.contrast``
     d'_ik  sign(d)·max(|d| − Δ, 0); shrunken centroid = overall + m_k · sd · d'
     δ_k(x) Σ_i (x_i − shrunken_ik)² / sd_i² − 2 log π_k over genes with d' ≠ 0 in some class
     P(k|x) softmax(−δ/2)
 
 Only the genes that survive the threshold enter δ, as in pamr; the others have the same shrunken
 centroid (the overall one) in every class, so they shift δ equally and change neither posteriors
-nor classes.  pandas is never imported here (DataFrames are recognised by their type's module):
+nor classes.  With ``hetero`` every value, training and new, is first replaced by its absolute
+deviation from the ``hetero`` class's training mean (pamr's ``nsc``).  pandas is never imported here:
 the CLI imports this module on its scoring path.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import numpy as np
 
 from kb.core.errors import InputError
-from kb.pam.cv import (_CHUNK_ELEMENTS, balanced_folds, check_folds, choose_threshold, cv_linear_scores,
-                       leave_one_out_folds, path_scores)
+from kb.pam.cv import balanced_folds, check_folds, choose_threshold, cv_linear_scores, leave_one_out_folds
+from kb.pam.inputs import (as_matrix, check_threshold, is_dataframe, per_class_values, resolve_priors,
+                           threshold_grid)
+from kb.pam.path import SIGN_CONTRASTS, _count_below, one_blas_thread, shared_path_scores, sign_contrast_mask
 
 __all__ = ["NearestShrunkenCentroid", "leave_one_out_folds", "balanced_folds", "choose_threshold"]
-
-
-def _is_dataframe(X) -> bool:
-    return type(X).__module__.startswith("pandas") and hasattr(X, "columns")
-
-
-def _as_matrix(X, what="X"):
-    """(float ndarray of shape (n_samples, n_genes), column names or None), finite, else InputError."""
-    names = None
-    if _is_dataframe(X):
-        cols = X.columns.tolist()  # bulk conversion: iterating an arrow-backed Index is slow
-        names = cols if all(isinstance(c, str) for c in cols) else None
-        bad = [(str(c), str(t)) for c, t in zip(cols, X.dtypes.tolist()) if getattr(t, "kind", "O") not in "iuf"]
-        if bad:
-            raise InputError(f"{what} must hold numbers only; got non-numeric column(s) (name, type) {bad[:5]}")
-    else:
-        raw = np.asarray(X)
-        # numpy would parse strings such as "1.5" silently; a string in an expression matrix is a mistake.
-        if raw.dtype.kind in "USVb" or (raw.dtype.kind == "O" and any(
-                isinstance(v, (str, bytes, bool)) for v in raw.ravel())):
-            raise InputError(f"{what} must hold numbers only; got an array of {raw.dtype} values")
-    try:
-        arr = np.asarray(X, dtype=float)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"{what} must hold numbers only; got values that are not numbers ({exc})") from None
-    if arr.ndim != 2:
-        raise InputError(f"{what} must be 2-D (samples × genes); got {arr.ndim}-D input of shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise InputError(f"{what} must have at least one sample and one gene; got shape {arr.shape}")
-    if not np.isfinite(arr).all():
-        r, c = np.argwhere(~np.isfinite(arr))[0]
-        where = f"gene {names[c]!r}" if names else f"column {c}"
-        raise InputError(f"{what} must contain finite numbers only; got {np.count_nonzero(~np.isfinite(arr))} "
-                         f"NaN/infinite value(s), the first in row {r}, {where} ({arr[r, c]})")
-    return arr, names
-
-
-def _resolve_priors(priors, classes, n_per_class):
-    """Priors as an ndarray aligned to ``classes``: None -> proportions, "equal", mapping or sequence."""
-    K = len(classes)
-    if priors is None:
-        p = np.asarray(n_per_class, dtype=float)
-    elif isinstance(priors, str):
-        if priors != "equal":
-            raise InputError(f"priors must be None, 'equal', a mapping class -> prior or a sequence; got {priors!r}")
-        p = np.ones(K)
-    elif isinstance(priors, Mapping):
-        keys = {str(k) for k in priors}
-        want = {str(c) for c in classes}
-        if keys != want:
-            raise InputError(f"priors must have exactly the classes {sorted(want)} as keys; got {sorted(keys)}")
-        by_name = {str(k): v for k, v in priors.items()}
-        p = [by_name[str(c)] for c in classes]
-    else:
-        p = list(priors)
-        if len(p) != K:
-            raise InputError(f"priors must give one value per class ({K}: {[str(c) for c in classes]}); "
-                             f"got {len(p)} values")
-    try:
-        p = np.array(p, dtype=float)
-    except (TypeError, ValueError):
-        raise InputError(f"priors must be numbers; got {p!r}") from None
-    if not (np.isfinite(p).all() and (p > 0).all()):
-        raise InputError(f"priors must be positive finite numbers; got {p.tolist()}")
-    return p / p.sum()
-
-
-def _check_threshold(threshold) -> float:
-    t = 0.0 if threshold is None else threshold
-    number = isinstance(t, (int, float, np.integer, np.floating)) and not isinstance(t, bool)
-    if not number or not np.isfinite(t) or t < 0:
-        raise InputError(f"threshold must be a finite number >= 0 (a value, not an index) or None; got {threshold!r}")
-    return float(t)
 
 
 class NearestShrunkenCentroid:
@@ -111,6 +39,21 @@ class NearestShrunkenCentroid:
         Percentile of s_i added to every s_i (pamr ``offset.percent``; 50 = median).
     priors : None, "equal", mapping or sequence
         Class priors; None means the class proportions in ``y``.  Normalised to sum to 1.
+    thresholds : array-like of shape (n_thresholds,), optional
+        An explicit threshold grid (pamr ``threshold``), used as given instead of the n_threshold grid.
+    threshold_scale : None, mapping class -> value or sequence
+        Class-wise threshold scales t_k (pamr ``threshold.scale``; None = 1 for every class): class k's
+        deviations are shrunk by t_k·Δ.  :func:`kb.pam.adaptive.adaptive_threshold_scales` chooses them.
+    sign_contrast : {"both", "positive", "negative"}
+        Keep deviations of class centroids from the overall centroid of both signs, or only positive or
+        negative ones (pamr ``sign.contrast``).
+    scale_sd : bool
+        False: do not standardise by s_i + s0 (every sd is 1; pamr ``scale.sd``).
+    remove_zeros : bool
+        Drop the thresholds after the first one that keeps no gene (pamr ``remove.zeros``).
+    hetero : class label, optional
+        pamr's heterogeneity analysis: replace every value by its absolute deviation from this class's
+        mean, new samples too (the mean is kept as ``norm_centroid_``).
 
     Attributes
     ----------
@@ -118,25 +61,57 @@ class NearestShrunkenCentroid:
         Sorted unique labels.
     thresholds_, nonzero_, train_errors_ : ndarray of shape (n_thresholds,)
         Threshold grid, genes surviving each threshold, training samples misclassified at each.
+    train_predictions_ : ndarray of shape (n_samples, n_thresholds)
+        Class of each training sample at each threshold (pamr's ``yhat``).
     sd_ : ndarray of shape (n_genes,)
-        s_i + s0.
+        s_i + s0 (ones with ``scale_sd=False``).
     s0_ : float
-    priors_, se_scale_, n_per_class_ : ndarray of shape (n_classes,)
-        Priors, m_k and class sizes.
+        s0 (0 with ``scale_sd=False``).
+    priors_, se_scale_, threshold_scale_, n_per_class_ : ndarray of shape (n_classes,)
+        Priors, sqrt(1/n_k − 1/n), the threshold scales t_k and class sizes.
     overall_centroid_ : ndarray of shape (n_genes,)
     centroids_ : ndarray of shape (n_classes, n_genes)
-        Unshrunken class centroids.
+        Unshrunken class centroids (of the transformed values with ``hetero``).
+    norm_centroid_ : ndarray of shape (n_genes,)
+        Only with ``hetero``: the ``hetero`` class's mean of the original values.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_genes,)
         Only when fitted on a DataFrame with string column names.
     """
 
-    def __init__(self, n_threshold=30, offset_percent=50, priors=None):
+    def __init__(self, n_threshold=30, offset_percent=50, priors=None, *, thresholds=None, threshold_scale=None,
+                 sign_contrast="both", scale_sd=True, remove_zeros=True, hetero=None):
         self.n_threshold = n_threshold
         self.offset_percent = offset_percent
         self.priors = priors
+        self.thresholds = thresholds
+        self.threshold_scale = threshold_scale
+        self.sign_contrast = sign_contrast
+        self.scale_sd = scale_sd
+        self.remove_zeros = remove_zeros
+        self.hetero = hetero
+
+    def get_params(self) -> dict:
+        """The constructor's parameters (for refitting a copy with some changed)."""
+        return {name: getattr(self, name) for name in ("n_threshold", "offset_percent", "priors", "thresholds",
+                                                        "threshold_scale", "sign_contrast", "scale_sd",
+                                                        "remove_zeros", "hetero")}
 
     # ----------------------------------------------------------------- fitting
+    def _check_params(self):
+        if not isinstance(self.n_threshold, (int, np.integer)) or isinstance(self.n_threshold, bool) \
+                or self.n_threshold < 1:
+            raise InputError(f"n_threshold must be an integer >= 1; got {self.n_threshold!r}")
+        if not isinstance(self.offset_percent, (int, float, np.integer, np.floating)) \
+                or not 0 <= self.offset_percent <= 100:
+            raise InputError(f"offset_percent must be between 0 and 100; got {self.offset_percent!r}")
+        if self.sign_contrast not in SIGN_CONTRASTS:
+            raise InputError(f"sign_contrast must be one of {', '.join(SIGN_CONTRASTS)}; got {self.sign_contrast!r}")
+        for name in ("scale_sd", "remove_zeros"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InputError(f"{name} must be True or False; got {getattr(self, name)!r}")
+
+    @one_blas_thread
     def fit(self, X, y):
         """Fit centroids, sd, the threshold grid and training errors.
 
@@ -149,55 +124,83 @@ class NearestShrunkenCentroid:
         -------
         self
         """
-        if not isinstance(self.n_threshold, (int, np.integer)) or isinstance(self.n_threshold, bool) \
-                or self.n_threshold < 1:
-            raise InputError(f"n_threshold must be an integer >= 1; got {self.n_threshold!r}")
-        if not isinstance(self.offset_percent, (int, float, np.integer, np.floating)) \
-                or not 0 <= self.offset_percent <= 100:
-            raise InputError(f"offset_percent must be between 0 and 100; got {self.offset_percent!r}")
-        arr, names = _as_matrix(X)
+        self._check_params()
+        arr, names = as_matrix(X)
         classes, codes = self._encode(y, arr.shape[0])
+        grid = None if self.thresholds is None else threshold_grid(self.thresholds)
+        scale = np.ones(classes.size) if self.threshold_scale is None else \
+            per_class_values(self.threshold_scale, classes, "threshold_scale")
+        norm = None
+        if self.hetero is not None:
+            labels = [str(c) for c in classes]
+            if str(self.hetero) not in labels:
+                raise InputError(f"hetero must be one of the classes {labels}; got {self.hetero!r}")
+            h = labels.index(str(self.hetero))
+            norm = arr[codes == h].sum(axis=0) / np.count_nonzero(codes == h)
+            arr = np.abs(arr - norm)
         n, g = arr.shape
         K = classes.size
         counts = np.bincount(codes, minlength=K)
         centroids = np.stack([arr[codes == k].sum(axis=0) / counts[k] for k in range(K)])
-        resid = arr - centroids[codes]
-        s_i = np.sqrt((resid * resid).sum(axis=0) / (n - K))
-        s0 = float(np.quantile(s_i, self.offset_percent / 100.0))
-        sd = s_i + s0
-        if not (sd > 0).all():
-            raise InputError(f"{np.count_nonzero(sd <= 0)} gene(s) have zero within-class spread and the offset s0 "
-                             f"is 0 (over {100 - self.offset_percent}% of genes are constant within classes); "
-                             "expected variable genes: remove constant genes or raise offset_percent")
+        if self.scale_sd:
+            resid = arr - centroids[codes]
+            s_i = np.sqrt((resid * resid).sum(axis=0) / (n - K))
+            s0 = float(np.quantile(s_i, self.offset_percent / 100.0))
+            sd = s_i + s0
+            if not (sd > 0).all():
+                raise InputError(f"{np.count_nonzero(sd <= 0)} gene(s) have zero within-class spread and the offset "
+                                 f"s0 is 0 (over {100 - self.offset_percent}% of genes are constant within classes); "
+                                 "expected variable genes: remove constant genes or raise offset_percent")
+        else:
+            sd, s0 = np.ones(g), 0.0
         self.classes_, self.n_per_class_ = classes, counts
-        self.priors_ = _resolve_priors(self.priors, classes, counts)
+        self.priors_ = resolve_priors(self.priors, classes, counts)
         self.se_scale_ = np.sqrt(1.0 / counts - 1.0 / n)
+        self.threshold_scale_ = scale
         self.overall_centroid_ = arr.sum(axis=0) / n
         self.centroids_, self.sd_, self.s0_ = centroids, sd, s0
+        if norm is not None:
+            self.norm_centroid_ = norm
+        elif hasattr(self, "norm_centroid_"):
+            del self.norm_centroid_
         self.n_features_in_ = g
         if names is not None:
             self.feature_names_in_ = np.asarray(names, dtype=object)
         elif hasattr(self, "feature_names_in_"):
             del self.feature_names_in_
         self._fixed = False
-        # Same operation order as pamr: divide by sd, then by m_k.
-        self._d = (centroids - self.overall_centroid_) / sd / self.se_scale_[:, None]
-        top = float(np.abs(self._d).max())
-        T = int(self.n_threshold)
-        # R's seq(0, top, length = T): i * (top / (T − 1)) with the last value exactly `top`.
-        grid = np.arange(T) * (top / (T - 1)) if T > 1 else np.zeros(1)
-        if T > 1:
-            grid[-1] = top
+        # pamr's delta before the division by m_k (same operation order: divide by sd, then by m_k).
+        self._raw = (centroids - self.overall_centroid_) / sd
+        z = (arr - self.overall_centroid_) / sd
+        self._m, self._d, grid, self.nonzero_, predicted = self._path(z, scale, grid)
         self.thresholds_ = grid
-        self.nonzero_ = np.array([np.count_nonzero((np.abs(self._d) > t).any(axis=0)) for t in grid])
-        z = self._standardise(arr)
-        errors = np.zeros(T, dtype=int)
-        step = max(1, _CHUNK_ELEMENTS // (K * g))
-        for s in range(0, n, step):
-            lin = path_scores(z[s:s + step], self._d, self.se_scale_, grid, np.log(self.priors_))
-            errors += (lin.argmax(axis=1) != codes[s:s + step, None]).sum(axis=0)
-        self.train_errors_ = errors
+        self._y_codes, self._train_codes = codes, predicted
+        self.train_predictions_ = classes[predicted]
+        self.train_errors_ = (predicted != codes[:, None]).sum(axis=0)
         return self
+
+    def _path(self, z, scale, grid, remove_zeros=None):
+        """(m, d, grid, nonzero, training predictions) for threshold scales ``scale``: the part of a fit
+        that the threshold scales change (adaptive threshold scales redo only this)."""
+        m = scale * self.se_scale_
+        d = sign_contrast_mask(self._raw / m[:, None], self.sign_contrast)
+        if grid is None:
+            top = float(np.abs(d).max())
+            T = int(self.n_threshold)
+            # R's seq(0, top, length = T): i * (top / (T − 1)) with the last value exactly `top`.
+            grid = np.arange(T) * (top / (T - 1)) if T > 1 else np.zeros(1)
+            if T > 1:
+                grid[-1] = top
+        if (np.diff(grid) > 0).all():  # genes kept at each threshold from how many thresholds each survives
+            survives = _count_below(np.abs(d).max(axis=0), grid)
+            nonzero = np.cumsum(np.bincount(survives, minlength=grid.size + 1)[::-1])[::-1][1:]
+        else:
+            nonzero = np.array([np.count_nonzero((np.abs(d) > t).any(axis=0)) for t in grid])
+        if (self.remove_zeros if remove_zeros is None else remove_zeros) and (nonzero == 0).any():
+            keep = int(np.argmax(nonzero == 0)) + 1  # pamr: match(0, nonzero)
+            grid, nonzero = grid[:keep], nonzero[:keep]
+        predicted = shared_path_scores(z, d, m, grid, np.log(self.priors_)).argmax(axis=1)
+        return m, d, grid, nonzero, predicted
 
     @classmethod
     def from_parameters(cls, genes, classes, shrunken_centroids, sd, priors, n_per_class=None):
@@ -222,8 +225,8 @@ class NearestShrunkenCentroid:
         """
         genes = [str(gn) for gn in genes]
         classes = np.asarray(list(classes))
-        cent, _ = _as_matrix(shrunken_centroids, "shrunken_centroids")
-        sd_arr, _ = _as_matrix(np.reshape(np.asarray(sd), (1, -1)), "sd")
+        cent, _ = as_matrix(shrunken_centroids, "shrunken_centroids")
+        sd_arr, _ = as_matrix(np.reshape(np.asarray(sd), (1, -1)), "sd")
         if cent.shape != (classes.size, len(genes)) or sd_arr.shape[1] != len(genes):
             raise InputError(f"expected shrunken_centroids of shape ({classes.size}, {len(genes)}) and sd of length "
                              f"{len(genes)}; got {cent.shape} and {sd_arr.shape[1]}")
@@ -239,11 +242,12 @@ class NearestShrunkenCentroid:
         self = cls(n_threshold=1, priors=priors)
         self.classes_ = classes
         self.n_per_class_ = None if n_per_class is None else np.asarray(n_per_class, dtype=int)
-        self.priors_ = _resolve_priors(priors, classes, self.n_per_class_)
+        self.priors_ = resolve_priors(priors, classes, self.n_per_class_)
         if n_per_class is not None:
             self.se_scale_ = np.sqrt(1.0 / self.n_per_class_ - 1.0 / self.n_per_class_.sum())
         else:
             self.se_scale_ = None
+        self.threshold_scale_ = np.ones(classes.size)
         self.centroids_, self.sd_, self.s0_ = cent, sd_arr[0], float("nan")
         # Any reference point works: it cancels from x − shrunken; the centroids' mean keeps numbers small.
         self.overall_centroid_ = cent.mean(axis=0)
@@ -277,17 +281,33 @@ class NearestShrunkenCentroid:
             raise InputError(f"every class needs at least 2 samples; got {small}")
         return classes, codes.reshape(-1)
 
+    def _codes_of(self, y, n):
+        """Codes of labels ``y`` in ``classes_`` order (labels compared as strings)."""
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != n:
+            raise InputError(f"y must hold one label per row of X: expected {n} labels, got shape {y.shape}")
+        pos = {str(c): k for k, c in enumerate(self.classes_)}
+        unknown = sorted({str(v) for v in y} - set(pos))
+        if unknown:
+            raise InputError(f"y has labels the model was not fitted on: {unknown[:5]}; expected {list(pos)}")
+        return np.array([pos[str(v)] for v in y], dtype=np.intp)
+
     # --------------------------------------------------------------- scoring
     def _check_fitted(self):
         if not hasattr(self, "classes_"):
             raise InputError("this NearestShrunkenCentroid is not fitted yet; "
                              "call fit(X, y) or from_parameters(...) first")
 
+    def _check_trained(self, what):
+        self._check_fitted()
+        if self._fixed:
+            raise InputError(f"{what} needs a model fitted on data; got one built from published parameters")
+
     def _prepare(self, X):
         """Scoring input as an ndarray whose columns are the model's genes, in the model's order."""
         self._check_fitted()
         names = getattr(self, "feature_names_in_", None)
-        if names is not None and _is_dataframe(X):
+        if names is not None and is_dataframe(X):
             cols = [str(c) for c in X.columns.tolist()]
             where = {c: i for i, c in enumerate(cols)}
             missing = [gn for gn in names if gn not in where]
@@ -297,24 +317,27 @@ class NearestShrunkenCentroid:
                                  f"{'...' if len(cols) > 5 else ''}")
             if cols != list(names):
                 X = X.iloc[:, [where[gn] for gn in names]]
-        arr, _ = _as_matrix(X)
+        arr, _ = as_matrix(X)
         if arr.shape[1] != self.n_features_in_:
             raise InputError(f"X must have {self.n_features_in_} gene columns (the genes the model was fitted on); "
                              f"got {arr.shape[1]}")
         return arr
 
     def _standardise(self, arr):
+        norm = getattr(self, "norm_centroid_", None)
+        if norm is not None:
+            arr = np.abs(arr - norm)
         return (arr - self.overall_centroid_) / self.sd_
 
     def _shrunk_d(self, threshold):
         """(shrunken centroid − overall) / sd, shape (n_classes, n_genes): pamr's ``delta.shrunk``."""
-        t = _check_threshold(threshold)
+        t = check_threshold(threshold)
         if self._fixed:
             if t != 0:
                 raise InputError(f"a model built from published shrunken centroids only has threshold 0; got {t}")
             return self._d
         dif = np.abs(self._d) - t
-        return np.sign(self._d) * dif * (dif > 0) * self.se_scale_[:, None]
+        return np.sign(self._d) * dif * (dif > 0) * self._m[:, None]
 
     def _scores(self, X, threshold, priors):
         """pamr's diag.disc over the genes surviving the threshold.
@@ -333,7 +356,7 @@ class NearestShrunkenCentroid:
     def _log_prior(self, priors):
         if priors is None:
             return np.log(self.priors_)
-        return np.log(_resolve_priors(priors, self.classes_, self.n_per_class_))
+        return np.log(resolve_priors(priors, self.classes_, self.n_per_class_))
 
     def shrunken_centroids(self, threshold=None):
         """Shrunken class centroids at a threshold value.
@@ -420,7 +443,7 @@ class NearestShrunkenCentroid:
             ia, ib = labels.index(str(pair[0])), labels.index(str(pair[1]))
         if hasattr(x, "to_frame") and hasattr(x, "index"):  # a pandas Series: one sample
             x = x.to_frame().T
-        elif not _is_dataframe(x):
+        elif not is_dataframe(x):
             x = np.asarray(x, dtype=float).reshape(1, -1) if np.ndim(x) == 1 else x
         arr = self._prepare(x)
         if arr.shape[0] != 1:
@@ -430,32 +453,29 @@ class NearestShrunkenCentroid:
         return (z - c[ib]) ** 2 - (z - c[ia]) ** 2
 
     # ------------------------------------------------------ cross-validation
-    def _cv_scores(self, X, y, folds):
+    @one_blas_thread
+    def _cv(self, X, y, folds, fold_deltas):
         if not hasattr(self, "classes_"):
             self.fit(X, y)
-        if self._fixed:
-            raise InputError("cross-validation needs a model fitted on data; "
-                             "got one built from published parameters")
+        self._check_trained("cross-validation")
         arr = self._prepare(X)
-        y = np.asarray(y)
-        if y.ndim != 1 or y.shape[0] != arr.shape[0]:
-            raise InputError(f"y must hold one label per row of X: expected {arr.shape[0]} labels, "
-                             f"got shape {y.shape}")
-        pos = {str(c): k for k, c in enumerate(self.classes_)}
-        unknown = sorted({str(v) for v in y} - set(pos))
-        if unknown:
-            raise InputError(f"y has labels the model was not fitted on: {unknown[:5]}; expected {list(pos)}")
-        codes = np.array([pos[str(v)] for v in y])
+        codes = self._codes_of(y, arr.shape[0])
         folds = check_folds(folds, arr.shape[0])
-        lin = cv_linear_scores(arr, codes, folds, self.thresholds_, self.se_scale_, np.log(self.priors_),
-                               self.offset_percent, [str(c) for c in self.classes_])
-        return lin, codes
+        hetero = None
+        if self.hetero is not None:
+            hetero = [str(c) for c in self.classes_].index(str(self.hetero))
+        out = cv_linear_scores(arr, codes, folds, self.thresholds_, self._m, np.log(self.priors_),
+                               self.offset_percent, [str(c) for c in self.classes_],
+                               sign_contrast=self.sign_contrast, scale_sd=self.scale_sd, hetero=hetero,
+                               fold_deltas=fold_deltas)
+        return out, codes, folds
 
-    def cross_validate_predict(self, X, y, folds):
-        """Class predicted for each sample by the model refitted without its fold, at every threshold.
+    def cross_validation(self, X, y, folds):
+        """Cross-validate every threshold: predictions, posteriors, error rates and log-likelihood.
 
-        pamr semantics: each fold refits centroids, s_i and s0; the threshold grid, priors and m_k
-        come from this model, which is fitted on ``(X, y)`` first if it is not fitted yet.
+        pamr semantics (``pamr.cv`` with every fold fitted as this model is: its sign contrast,
+        ``scale_sd``, offset and ``hetero``): each fold refits centroids, s_i and s0; the threshold grid,
+        priors and m_k come from this model, which is fitted on ``(X, y)`` first if it is not fitted yet.
 
         Parameters
         ----------
@@ -466,17 +486,66 @@ class NearestShrunkenCentroid:
 
         Returns
         -------
+        kb.pam.cv_result.CVResult
+        """
+        from kb.pam.cv_result import CVResult
+
+        (lin, deltas), codes, folds = self._cv(X, y, folds, True)
+        return CVResult(classes=self.classes_, y_codes=codes, thresholds=self.thresholds_.copy(), folds=folds,
+                        discriminant=lin, size=self.nonzero_.copy(), fold_deltas=deltas, fold_scale=self._m.copy())
+
+    def cross_validate_predict(self, X, y, folds):
+        """Class predicted for each sample by the model refitted without its fold, at every threshold
+        (see :meth:`cross_validation`).
+
+        Returns
+        -------
         ndarray of shape (n_samples, n_thresholds)
         """
-        lin, _ = self._cv_scores(X, y, folds)
+        lin, _, _ = self._cv(X, y, folds, False)
         return self.classes_[lin.argmax(axis=1)]
 
     def cross_validate(self, X, y, folds):
-        """Cross-validated error rate at each threshold (see :meth:`cross_validate_predict`).
+        """Cross-validated error rate at each threshold (see :meth:`cross_validation`).
 
         Returns
         -------
         ndarray of shape (n_thresholds,)
         """
-        lin, codes = self._cv_scores(X, y, folds)
+        lin, codes, _ = self._cv(X, y, folds, False)
         return (lin.argmax(axis=1) != codes[:, None]).sum(axis=0) / codes.size
+
+    # --------------------------------------------------------------- reports
+    def confusion(self, threshold):
+        """Training confusion matrix at a threshold, as ``pamr.confusion(fit, threshold)``.
+
+        pamr takes the first grid threshold >= the one asked for.
+
+        Returns
+        -------
+        kb.pam.confusion.Confusion
+        """
+        from kb.pam.confusion import confusion_at
+
+        self._check_trained("a training confusion matrix")
+        return confusion_at(self.classes_, self._y_codes, self._train_codes, self.thresholds_, threshold)
+
+    def list_genes(self, threshold, cv=None):
+        """The genes surviving a threshold with their per-class scores, as ``pamr.listgenes``.
+
+        Parameters
+        ----------
+        threshold : float
+        cv : kb.pam.cv_result.CVResult, optional
+            A cross-validation of this model: adds each gene's average rank in the folds and the
+            proportion of folds that select it at this threshold.
+
+        Returns
+        -------
+        list of kb.pam.genes.GeneScore
+            In pamr's order: decreasing largest absolute score (ties in gene order).
+        """
+        from kb.pam.genes import list_genes
+
+        self._check_trained("list_genes")
+        return list_genes(self, threshold, cv)

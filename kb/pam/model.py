@@ -61,6 +61,8 @@ class PamModel:
     source : the publication's source id, or the model file's path
     shrunken_centroids : ndarray of shape (n_classes, n_genes)
     sd : ndarray of shape (n_genes,), s_i + s0
+    overall_centroid : ndarray of shape (n_genes,) or None; the training samples' mean (model files from
+        `kb pam train`; a published model gives none)
     priors : the model's own priors, class -> prior (published models: n_k / n)
     estimator : `NearestShrunkenCentroid.from_parameters` of these numbers (built on first use)
     """
@@ -82,6 +84,7 @@ class PamModel:
     provenance: tuple[Link, ...] = ()
     threshold: float | None = None
     training: dict | None = None
+    overall_centroid: np.ndarray | None = None
 
     @property
     def source_id(self) -> str | None:
@@ -142,7 +145,31 @@ class PamModel:
         if not keep:
             raise InputError(f"a subset of model {self.id} needs at least one gene; got none")
         return replace(self, genes=tuple(self.genes[i] for i in keep), sd=self.sd[keep],
-                       shrunken_centroids=self.shrunken_centroids[:, keep])
+                       shrunken_centroids=self.shrunken_centroids[:, keep],
+                       overall_centroid=None if self.overall_centroid is None else self.overall_centroid[keep])
+
+    @property
+    def validation_statement(self) -> str:
+        """What the model is and how far it was validated, from its own numbers (every PAM block, `kb pam
+        show` and the docs state it): e.g. "The 14-gene model comes from 31 patients and was validated by
+        leave-one-out CV only, with no external validation." """
+        return validation_statement(self)
+
+
+_METHODS = {"LOOCV": "leave-one-out CV"}
+
+
+def validation_statement(model: PamModel) -> str:
+    """The one sentence that says where a model comes from and how it was validated (see
+    `PamModel.validation_statement`). A model trained or published with cross-validation only has no
+    external validation: that is what the sentence says."""
+    n = sum(model.n_per_class.values())
+    who = "patients" if model.kind == "published" else "samples"
+    head = f"The {model.n_genes}-gene model comes from {n} {who}"
+    if not model.validation:
+        return f"{head}; no validation of it is recorded (internal or external)."
+    method = _METHODS.get(model.validation, model.validation)
+    return f"{head} and was validated by {method} only, with no external validation."
 
 
 # ---- the knowledge base's published models -----------------------------------------------------
@@ -255,6 +282,7 @@ def describe(model: PamModel) -> dict:
         "model": {"id": model.id, "name": model.name, "kind": model.kind, "source": model.source,
                   "marker_id": model.marker_id, "classes": list(model.classes), "n_per_class": model.n_per_class,
                   "n_genes": model.n_genes, "scale": model.scale, "threshold": model.threshold,
+                  "validation_statement": model.validation_statement,
                   "links": [link.as_dict() for link in model.provenance
                             if link.what not in ("performance", "validation")]},
         "genes": [{"symbol": g, "centroids": {c: float(model.shrunken_centroids[k, i]) for k, c in enumerate(model.classes)},

@@ -1,8 +1,10 @@
 """Model files written by `kb pam train` and read by `kb score`, `kb evaluate` and `kb pam show`.
 
-Format `biomarker-kb/pam-model` version 1: classes, genes, shrunken centroids per class, s_i + s0, priors,
-class sizes, threshold, scale and the cross-validation that chose the threshold. Floats are written with
-repr, so a file reads back to the same numbers. Reading stops at the first problem with one line:
+Format `biomarker-kb/pam-model` version 2: classes, genes, shrunken centroids per class, s_i + s0, the
+overall centroid, priors, class sizes, threshold, scale and the cross-validation that chose the threshold
+(with the threshold scales, the sign contrast and each gene's CV rank). Version 1 files (without the
+overall centroid and those training fields) still load. Floats are written with repr, so a file reads
+back to the same numbers. Reading stops at the first problem with one line:
 `FILE: FIELD: expected ...; got ...`.
 """
 from __future__ import annotations
@@ -17,19 +19,24 @@ from schemas.numbers import INT32_MAX, MAGNITUDE, describe, finite
 from kb.pam.model import PamModel, Performance
 
 FORMAT = "biomarker-kb/pam-model"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)
 
-
-_FIELDS = ("format", "version", "name", "classes", "genes", "shrunken_centroids", "sd", "priors", "n_per_class",
-           "threshold", "scale", "training")
+_FIELDS = ("format", "version", "name", "classes", "genes", "shrunken_centroids", "sd", "overall_centroid",
+           "priors", "n_per_class", "threshold", "scale", "training")
+_OPTIONAL = ("threshold", "training", "overall_centroid")
 _TRAINING = ("n_samples", "folds", "cv_errors", "thresholds", "nonzero")
+# Version 2 training fields, each optional.
+_TRAINING_2 = ("cv_loglik", "sign_contrast", "threshold_scale", "adaptive_thresholds", "genes_cv")
 
 
 def model_to_json(model: PamModel) -> dict:
     return {"format": FORMAT, "version": VERSION, "name": model.name, "classes": list(model.classes),
             "genes": list(model.genes),
             "shrunken_centroids": {c: model.shrunken_centroids[k].tolist() for k, c in enumerate(model.classes)},
-            "sd": model.sd.tolist(), "priors": {c: float(model.priors[c]) for c in model.classes},
+            "sd": model.sd.tolist(),
+            "overall_centroid": None if model.overall_centroid is None else model.overall_centroid.tolist(),
+            "priors": {c: float(model.priors[c]) for c in model.classes},
             "n_per_class": {c: int(model.n_per_class[c]) for c in model.classes}, "threshold": model.threshold,
             "scale": model.scale, "training": model.training}
 
@@ -90,12 +97,15 @@ def model_from_json(doc, where: str) -> PamModel:
         if key not in _FIELDS:
             bad(key, f"only the fields {', '.join(_FIELDS)}", key)
     for key in _FIELDS:
-        if key not in doc and key not in ("threshold", "training"):
+        if key not in doc and key not in _OPTIONAL:
             raise InputError(f"{where}: {key}: expected the field; got a file without it")
     if doc["format"] != FORMAT:
         bad("format", repr(FORMAT), doc["format"])
-    if doc["version"] != VERSION or isinstance(doc["version"], bool):
-        bad("version", f"{VERSION} (the model file version this kb reads)", doc["version"])
+    if doc["version"] not in READS or isinstance(doc["version"], bool):
+        bad("version", f"{' or '.join(map(str, READS))} (the model file versions this kb reads)", doc["version"])
+    version = doc["version"]
+    if version == 1 and "overall_centroid" in doc:
+        bad("overall_centroid", "no such field in a version 1 file", doc["overall_centroid"])
     if not isinstance(doc["name"], str) or not doc["name"].strip():
         bad("name", "a non-empty string", doc["name"])
     for key, least in (("classes", 2), ("genes", 1)):
@@ -126,6 +136,8 @@ def model_from_json(doc, where: str) -> PamModel:
     cents = per_class("shrunken_centroids", lambda v: True, "")
     centroids = np.stack([vector(cents[c], f"shrunken_centroids.{c}", CENTROID_RANGE) for c in classes])
     sd = vector(doc["sd"], "sd", SD_RANGE)
+    overall = doc.get("overall_centroid")
+    overall = None if overall is None else vector(overall, "overall_centroid", CENTROID_RANGE)
     priors = per_class("priors", lambda v: _number(v, *PRIOR_RANGE),
                        f"a number between {PRIOR_RANGE[0]:g} and {PRIOR_RANGE[1]:g}")
     if abs(sum(priors.values()) - 1) > 1e-6:
@@ -139,7 +151,7 @@ def model_from_json(doc, where: str) -> PamModel:
         bad("scale", '"log2" (models score log2 expression)', doc["scale"])
     training = doc.get("training")
     if training is not None:
-        _check_training(training, bad)
+        _check_training(training, bad, version, classes, len(genes))
     stem = Path(where).stem
     validation, performance = None, ()
     if training is not None:
@@ -151,25 +163,46 @@ def model_from_json(doc, where: str) -> PamModel:
     return PamModel(id=stem, name=doc["name"], kind="trained", source=where, classes=tuple(classes),
                     genes=tuple(genes), shrunken_centroids=centroids, sd=sd, priors=dict(priors),
                     n_per_class=dict(n_per_class), scale="log2", validation=validation, performance=performance,
-                    threshold=None if threshold is None else float(threshold), training=training)
+                    threshold=None if threshold is None else float(threshold), training=training,
+                    overall_centroid=overall)
 
 
-def _check_training(t, bad) -> None:
-    if not isinstance(t, dict) or set(t) != set(_TRAINING):
-        bad("training", f"null or an object with the fields {', '.join(_TRAINING)}", t)
+def _check_training(t, bad, version, classes, n_genes) -> None:
+    extra = _TRAINING_2 if version >= 2 else ()
+    if not isinstance(t, dict) or not set(_TRAINING) <= set(t) or not set(t) <= set(_TRAINING + extra):
+        bad("training", f"null or an object with the fields {', '.join(_TRAINING)}"
+                        + (f" (and optionally {', '.join(extra)})" if extra else ""), t)
     if not (isinstance(t["n_samples"], int) and not isinstance(t["n_samples"], bool) and 2 <= t["n_samples"] <= INT32_MAX):
         bad("training.n_samples", "a whole number >= 2", t["n_samples"])
     f = t["folds"]
-    if f != "loo" and not (isinstance(f, dict) and set(f) == {"k", "seed"} and isinstance(f["k"], int)
-                           and isinstance(f["seed"], int)):
-        bad("training.folds", '"loo" or {"k": K, "seed": N}', f)
+    whole = lambda v: isinstance(v, int) and not isinstance(v, bool)  # noqa: E731
+    seeded = isinstance(f, dict) and set(f) == {"k", "seed"} and whole(f["k"]) and whole(f["seed"])
+    from_file = (version >= 2 and isinstance(f, dict) and set(f) == {"file", "k", "samples"} and whole(f["k"])
+                 and isinstance(f["file"], str) and isinstance(f["samples"], list) and len(f["samples"]) == f["k"]
+                 and all(isinstance(s, list) and s and all(isinstance(i, str) for i in s) for s in f["samples"]))
+    if f != "loo" and not seeded and not from_file:
+        bad("training.folds", '"loo", {"k": K, "seed": N}'
+            + (' or {"file": NAME, "k": K, "samples": [[ids of fold 1], ...]}' if version >= 2 else ""), f)
     lengths = set()
-    for key in ("cv_errors", "thresholds", "nonzero"):
+    for key in ("cv_errors", "thresholds", "nonzero") + (("cv_loglik",) if "cv_loglik" in t else ()):
         v = t[key]
         if not isinstance(v, list) or not v or not all(_number(x) for x in v):
             bad(f"training.{key}", "a non-empty list of numbers", v)
         lengths.add(len(v))
     if len(lengths) != 1:
-        bad("training", "cv_errors, thresholds and nonzero of the same length", {k: len(t[k]) for k in _TRAINING[2:]})
-
-
+        bad("training", "cv_errors, thresholds, nonzero (and cv_loglik) of the same length",
+            {k: len(t[k]) for k in _TRAINING[2:] + ("cv_loglik",) if k in t})
+    if "sign_contrast" in t and t["sign_contrast"] not in ("both", "positive", "negative"):
+        bad("training.sign_contrast", '"both", "positive" or "negative"', t["sign_contrast"])
+    if "adaptive_thresholds" in t and not isinstance(t["adaptive_thresholds"], bool):
+        bad("training.adaptive_thresholds", "true or false", t["adaptive_thresholds"])
+    if "threshold_scale" in t:
+        v = t["threshold_scale"]
+        if not isinstance(v, dict) or set(v) != set(classes) or not all(_number(x) and x > 0 for x in v.values()):
+            bad("training.threshold_scale", f"an object with a positive number per class ({', '.join(classes)})", v)
+    if "genes_cv" in t:
+        v = t["genes_cv"]
+        ok = isinstance(v, dict) and set(v) == {"av_rank_in_cv", "prop_selected_in_cv"} and all(
+            isinstance(v[k], list) and len(v[k]) == n_genes and all(_number(x) for x in v[k]) for k in v)
+        if not ok:
+            bad("training.genes_cv", f"an object with av_rank_in_cv and prop_selected_in_cv, {n_genes} numbers each", v)

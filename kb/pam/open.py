@@ -44,3 +44,16 @@ def models(*, con) -> dict:
                        "marker_id": model.marker_id, "classes": list(model.classes), "n_genes": model.n_genes,
                        "genes": list(model.genes)})
     return {"kb_version": store.kb_version(con), "models": listed}
+
+
+def genes_payload(spec=None, *, db=None) -> dict:
+    """The `kb pam genes [MODEL]` payload: a model file's or a knowledge-base model's genes, ranked."""
+    from kb.pam.genes import model_genes
+
+    model, version = open_model(spec, db=db)
+    ranked, reference = model_genes(model)
+    return {"kb_version": version,
+            "model": {"id": model.id, "name": model.name, "kind": model.kind, "classes": list(model.classes),
+                      "n_genes": model.n_genes, "threshold": model.threshold,
+                      "validation_statement": model.validation_statement},
+            "scores_from": reference, "genes": [g.as_dict() for g in ranked]}

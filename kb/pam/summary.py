@@ -24,12 +24,17 @@ def summarize(model: PamModel, genes: dict[str, float], scale: str, priors: str,
         "model": {"id": model.id, "name": model.name, "kind": model.kind, "source_id": model.source_id,
                   "marker_id": model.marker_id, "classes": list(model.classes), "n_per_class": model.n_per_class,
                   "n_genes": model.n_genes, "scale": model.scale, "validation": model.validation,
+                  "validation_statement": model.validation_statement,
                   "evidence": evidence_ids},
         "applicability": applicability, "scale": scale, "priors": priors, "status": None, "call": None,
         "partial": False, "reason": None, "priors_used": None, "delta": None, "posterior": None, "by_priors": None,
         "genes_used": used, "genes_missing": [g for g in model.genes if g.upper() not in values],
         "genes_ignored": sorted((s for s in genes if s.upper() not in model_symbols), key=str.casefold),
         "contributions": None,
+        # The numbers behind a plot of the profile against the centroids (kb evaluate --plot).
+        "profile": [{"gene": g, "log2": values[g.upper()], "sd": float(model.sd[i]),
+                     "centroids": {c: float(model.shrunken_centroids[k, i]) for k, c in enumerate(model.classes)}}
+                    for i, g in enumerate(model.genes) if g.upper() in values],
     }
     need = min(MIN_CALL_GENES, model.n_genes)
     if len(used) < need:
