@@ -17,13 +17,13 @@ from cli.common import DbOption, echo, fail, handled
 from cli.render import default_format, dumps, dumps_line
 from kb.evaluate.report import render_md, render_table
 
-FORMATS = ("table", "json", "md")
-EXTENSIONS = {"json": "json", "md": "md", "table": "txt"}
+FORMATS = ("table", "json", "md", "fhir")
+EXTENSIONS = {"json": "json", "md": "md", "table": "txt", "fhir": "fhir.json"}
 
 
 def evaluate(patient: Path = typer.Argument(..., help="Patient record (our JSON or YAML), a JSONL file of records, a FHIR R4/R4B Bundle, resource or NDJSON file, a FHIR bulk-export directory of NDJSON files, a GA4GH Phenopacket v2 (JSON), or a directory of records."),
              at: Optional[str] = typer.Option(None, "--at", help="Evaluation time (YYYY-MM-DD or a dateTime) for FHIR and Phenopacket input: each marker's latest observation at or before it is used (default: the start of the CD19-directed therapy)."),
-             fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), md (a shareable report)."),
+             fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), md (a shareable report), fhir (a FHIR R4B Bundle of type collection: Patient and RiskAssessments)."),
              priors: str = typer.Option("published", "--priors", help="PAM class priors for the call: published (the training proportions) or equal. Both are always reported."),
              model: Optional[str] = typer.Option(None, "--model", help="PAM model for expression: a model file from `kb pam train`, or a model id in the knowledge base (default: the published 14-gene model). A record's own `model` field wins."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write one file per patient, <id>.json|md|txt, into this directory instead of printing."),
@@ -46,6 +46,8 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
         from kb.pam.plots import plot_format
 
         plot_format(plot)
+    if fmt == "fhir" and out is not None:
+        fail("--out: not available with --format fhir; redirect the Bundle to a file instead")
     summaries, kind = evaluate_path(patient, priors=priors, model=model, at=at, db=db)
     if plot is not None:
         _plot(summaries, plot)
@@ -57,6 +59,10 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
                            f"score {r['score']})", err=True)
     if out is not None:
         _write(summaries, fmt, out)
+        return
+    if fmt == "fhir":
+        bundles = _bundles(summaries, db)
+        typer.echo(dumps(bundles[0] if kind == "single" else bundles))
         return
     if fmt == "json":
         if kind == "jsonl":
@@ -80,6 +86,20 @@ def _plot(summaries: list[dict], plot: Path) -> None:
         path = plot if len(summaries) == 1 else plot.with_name(_filename(f"{plot.stem}-{s['patient']['id']}", plot.suffix[1:]))
         write_figure(patient_figure(s["pam"], s["patient"]["id"]), path)
         echo(f"kb: wrote {path}", err=True)
+
+
+def _bundles(summaries: list[dict], db) -> list[dict]:
+    """Each summary as a FHIR Bundle of type collection (kb.evaluate.fhir_out)."""
+    from kb.core import store
+    from kb.evaluate.fhir_out import to_bundle
+    from kb.query.database import connect
+
+    con = connect(db)
+    try:
+        loinc = {mid: codes[0]["code"] for mid, codes in store.marker_codes(con).items() if codes[0]["system"] == "LOINC"}
+    finally:
+        con.close()
+    return [to_bundle(s, loinc) for s in summaries]
 
 
 def _filename(patient_id: str, ext: str) -> str:

@@ -178,3 +178,24 @@ def test_phenopacket_required_fields_and_statuses(con, tmp_path):
     whys = {u["why"] for u in s["input"]["unused"]}
     assert {"excluded", "interpretationStatus REJECTED"} <= whys
     assert s["patient"]["disease"] == "DLBCL"
+
+
+def test_fhir_output_is_a_valid_collection_bundle_with_the_disclaimer_first(runner, built_db):
+    from fhir.resources.R4B.bundle import Bundle
+
+    from kb.evaluate.evaluator import DISCLAIMER
+
+    for path in (NATIVE, CASES, FIX.parent.parent / "examples" / "B001.yaml"):
+        res = runner.invoke(app, ["evaluate", str(path), "--db", str(built_db), "-f", "fhir"])
+        assert res.exit_code == 0, res.stderr
+        bundle = json.loads(res.stdout)
+        Bundle.model_validate(bundle)
+        assert bundle["type"] == "collection"
+        kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+        assert kinds[0] == "Patient" and "RiskAssessment" in kinds
+        risks = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "RiskAssessment"]
+        assert all(r["note"][0]["text"] == DISCLAIMER for r in risks)
+        assert "left out" in risks[0]["note"][1]["text"]
+        assert all(r["subject"]["reference"] == f"Patient/{kinds and bundle['entry'][0]['resource']['id']}" for r in risks)
+    pam = [r for r in risks if r["id"] == "pam"]  # B001 has expression: a probability per class
+    assert pam and abs(sum(p["probabilityDecimal"] for p in pam[0]["prediction"]) - 1) < 1e-6
