@@ -159,7 +159,7 @@ def test_json_contract(con, runner, built_db, tmp_path):
     assert sum(s["by_context"].values()) == s["n_findings"] and s["by_context"]["background"] >= 1
 
 
-def test_preclinical_and_background_findings_give_no_verdict(con, runner, built_db, tmp_path):
+def test_preclinical_and_background_findings_give_no_verdict(con, runner, built_db, tmp_path, monkeypatch):
     """Evidence not learned from patients is shown, with its context, but never decides anything for one."""
     ldh = evaluate(record(observations=[obs("LDH", 410, "U/L", 250)]), con=con)
     background = [f for f in ldh["findings"] if f["context"] == "background"]
@@ -179,6 +179,7 @@ def test_preclinical_and_background_findings_give_no_verdict(con, runner, built_
     md = invoke(runner, built_db, path, "-f", "md").stdout
     heading = md.index("## Preclinical and background evidence")
     assert md.index("## Findings") < md.index("xu2023-ldh-cr12-nastoupil") < heading < md.index("cart19-ball-cases-ldh-tls")
+    monkeypatch.setenv("COLUMNS", "400")  # wide enough that no evidence id wraps in the table
     table = invoke(runner, built_db, path, "-f", "table").stdout
     assert table.index("xu2023-ldh-cr12-nastoupil") < table.index("Preclinical and background evidence") \
         < table.index("cart19-ball-cases-ldh-tls")

@@ -61,7 +61,7 @@ def test_columns_environment_variable_is_honoured(runner, built_db, monkeypatch)
 def test_query_table_shows_outcome_and_statement(runner, built_db, monkeypatch):
     monkeypatch.setenv("COLUMNS", "200")
     out = runner.invoke(app, ["query", "--marker", "TMTV", "--db", str(built_db), "--format", "table"]).stdout
-    assert "early progression within one month: In R/R DLBCL, TMTV > 80 mL at CAR-T infusion" in out
+    assert "early resistance within one month: High total metabolic tumor volume (TMTV > 80 mL)" in out
     csv_out = runner.invoke(app, ["query", "--marker", "TMTV", "--db", str(built_db), "--format", "csv"]).stdout
     header = next(csv.reader(io.StringIO(csv_out)))
     assert header[-2:] == ["outcome", "statement"]
