@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import typer.main
 
 from cli.main import app
 
@@ -29,13 +28,11 @@ def test_generated_outputs_match_the_commands():
     assert result.returncode == 0, (result.stdout + result.stderr)[-6000:]
 
 
-def _commands(group, prefix="kb"):
-    click_group = typer.main.get_command(group) if not hasattr(group, "commands") else group
-    for name, command in click_group.commands.items():
-        if hasattr(command, "commands"):
-            yield from _commands(command, f"{prefix} {name}")
-        else:
-            yield f"{prefix} {name}"
+def _commands(group):
+    """Every command's full name, from the walk test_cli.py already makes over the typer app."""
+    from test_cli import _commands as walk  # tests/ is on sys.path (rootdir conftest, no package)
+
+    return (name for name, _ in walk(group))
 
 
 def test_every_command_has_a_section_in_the_cli_docs():
