@@ -193,3 +193,49 @@ def test_score_out_of_memory_is_not_blamed_on_the_file():
     assert not isinstance(err.value, InputError) and "ran out of memory" in str(err.value)
     assert "cannot read" not in str(err.value)
     assert default_memory_mb() >= 1024
+
+
+def test_a_waiting_build_takes_the_new_lock_file_after_the_holder_removed_its_own(tmp_path, monkeypatch):
+    """The holder unlinks its lock file as it finishes; a build that was waiting on that (now nameless)
+    file must not count it as held, or two builds could write at once: it locks the lock file anew."""
+    import fcntl
+    import threading
+
+    from ingest.write import build_lock
+    from kb.core.errors import StoreError
+
+    db = tmp_path / "kb.duckdb"
+    lock = tmp_path / ".kb.duckdb.lock"
+    real_flock = fcntl.flock
+    waiting, inside, done = threading.Event(), threading.Event(), threading.Event()
+    waiter_inodes = []
+
+    def flock(fd, op):
+        if threading.current_thread().name == "waiter":
+            waiter_inodes.append(os.fstat(fd).st_ino)
+            waiting.set()  # the waiter has opened the holder's lock file and now blocks on it
+        return real_flock(fd, op)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+
+    def waiter():
+        with build_lock(db, wait=True):
+            inside.set()
+            done.wait(10)
+
+    with build_lock(db):
+        held = os.stat(lock).st_ino
+        thread = threading.Thread(target=waiter, name="waiter")
+        thread.start()
+        assert waiting.wait(10)
+    assert inside.wait(10)
+    try:
+        assert len(waiter_inodes) >= 2 and waiter_inodes[0] == held  # it retried after the first file went
+        assert os.stat(lock).st_ino == waiter_inodes[-1]  # and holds the file that now has the name
+        with pytest.raises(StoreError, match="another kb build"):
+            with build_lock(db):
+                pass
+    finally:
+        done.set()
+        thread.join(10)
+    assert not lock.exists()
