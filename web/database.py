@@ -31,7 +31,7 @@ class Database:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             with self._lock:
-                cur = self.con.cursor()
+                cur = store.cursor(self.con)
                 self._cursors.append(cur)
             self._local.cursor = cur
         return cur
@@ -62,7 +62,7 @@ class Database:
             with self._lock:
                 cur = self._free.pop() if self._free else None
                 if cur is None:
-                    cur = self.con.cursor()
+                    cur = store.cursor(self.con)
                     self._cursors.append(cur)
             try:
                 yield cur

@@ -6,14 +6,64 @@ existing file read-only and reads it. SQL text of the query side lives here and 
 from __future__ import annotations
 
 import json
+import threading
+import weakref
+from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
 from kb.core.errors import StoreError
 
 
+# ---- memoised lookups on read-only connections --------------------------------------------------------
+# A database opened read-only cannot change under its connection (a rebuild writes a new file and renames
+# it; the open connection keeps reading the old one), so the small lookups every query repeats (kb_version,
+# a marker's name, an alias, a marker's rendered items) are kept per connection. DuckDB's per-statement
+# overhead, not the work, is most of a query's time (docs/benchmarks.md, api). Connections that may be
+# written (the build's) are never registered, so nothing is memoised for them. Bounded: keys come from
+# user input.
+
+_MEMO_SIZE = 4096
+_memos: "weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, OrderedDict]" = weakref.WeakKeyDictionary()
+_memo_lock = threading.Lock()
+
+
+def immutable(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """Register a read-only connection (or a cursor of one) for memoised lookups; returns it."""
+    with _memo_lock:
+        _memos.setdefault(con, OrderedDict())
+    return con
+
+
+def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """A cursor of `con` (for another thread), memoised like `con` when `con` is read-only."""
+    cur = con.cursor()
+    return immutable(cur) if con in _memos else cur
+
+
+def _memo(con: duckdb.DuckDBPyConnection, key: tuple, compute: Callable):
+    cache = _memos.get(con)
+    if cache is None:
+        return compute()
+    with _memo_lock:
+        if key in cache:
+            cache.move_to_end(key)
+            return cache[key]
+    value = compute()
+    with _memo_lock:
+        cache[key] = value
+        if len(cache) > _MEMO_SIZE:
+            cache.popitem(last=False)
+    return value
+
+
 def meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    return dict(_memo(con, ("meta",), lambda: tuple(_meta(con).items())))
+
+
+def _meta(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     try:
         return dict(con.execute("SELECT key, value FROM kb_meta").fetchall())
     except duckdb.Error as exc:
@@ -65,7 +115,7 @@ def open_readonly(path: Path) -> duckdb.DuckDBPyConnection:
         raise StoreError(f"cannot open database {path}: not a regular file")
     _opened.append(Path(path))
     try:
-        return duckdb.connect(str(path), read_only=True)
+        return immutable(duckdb.connect(str(path), read_only=True))
     except duckdb.IOException as exc:
         text = str(exc)
         if "lock" in text.lower():
@@ -106,8 +156,11 @@ def write_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
 
 def marker_evidence(con: duckdb.DuckDBPyConnection, marker_id: str) -> str | None:
     """The read model's rendered items (JSON) of one marker; None when the marker has none."""
-    rows = con.execute("SELECT items FROM marker_evidence WHERE marker_id = ?", [marker_id]).fetchall()
-    return rows[0][0] if rows else None
+    def fetch():
+        rows = con.execute("SELECT items FROM marker_evidence WHERE marker_id = ?", [marker_id]).fetchall()
+        return rows[0][0] if rows else None
+
+    return _memo(con, ("marker_evidence", marker_id), fetch)
 
 
 def marker_evidence_all(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str]]:
@@ -127,7 +180,8 @@ def marker_names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 
 def markers_by_norm(con: duckdb.DuckDBPyConnection, key: str, spelling: str) -> list[tuple[str, bool]]:
     """(marker id, is this exact spelling) for every alias with normalised form `key` (an indexed lookup)."""
-    return con.execute("SELECT marker_id, alias = ? FROM marker_alias WHERE norm = ?", [spelling, key]).fetchall()
+    return list(_memo(con, ("markers_by_norm", key, spelling), lambda: tuple(
+        con.execute("SELECT marker_id, alias = ? FROM marker_alias WHERE norm = ?", [spelling, key]).fetchall())))
 
 
 def markers_by_code(con: duckdb.DuckDBPyConnection, system: str, code: str) -> list[str]:
@@ -147,7 +201,8 @@ def marker_codes(con: duckdb.DuckDBPyConnection) -> dict[str, list[dict]]:
 
 
 def marker_name(con: duckdb.DuckDBPyConnection, marker_id: str) -> str:
-    return con.execute("SELECT name FROM marker WHERE id = ?", [marker_id]).fetchall()[0][0]
+    return _memo(con, ("marker_name", marker_id),
+                 lambda: con.execute("SELECT name FROM marker WHERE id = ?", [marker_id]).fetchall()[0][0])
 
 
 def marker_aliases(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, bool]]:
@@ -156,6 +211,12 @@ def marker_aliases(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, 
 
 
 def terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
+    """Every term of a vocabulary (fresh dicts: callers may change them, the memo keeps its own)."""
+    kept = _memo(con, ("terms", vocabulary), lambda: _terms(con, vocabulary))
+    return [dict(t, parents=list(t["parents"]), icd10=list(t["icd10"])) for t in kept]
+
+
+def _terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
     cur = con.execute(
         "SELECT name, full_name, parent, parents, doid, ncit, icd10, rxnorm, therapy_class, phase FROM term "
         "WHERE vocabulary = ? ORDER BY name", [vocabulary])
@@ -167,7 +228,8 @@ def terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
 
 
 def term_aliases(con: duckdb.DuckDBPyConnection, vocabulary: str) -> dict[str, str]:
-    return dict(con.execute("SELECT norm, name FROM term_alias WHERE vocabulary = ?", [vocabulary]).fetchall())
+    return dict(_memo(con, ("term_aliases", vocabulary), lambda: tuple(
+        con.execute("SELECT norm, name FROM term_alias WHERE vocabulary = ?", [vocabulary]).fetchall())))
 
 
 def cited_work_links(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int, int, str]]:
