@@ -24,8 +24,12 @@ SPELLINGS = {
     "CD19 ex2part": "cd19-ex2part", "ex2part": "cd19-ex2part",
     "14-gene signature": "14-gene-signature", "14 gene signature": "14-gene-signature", "fourteen gene signature": "14-gene-signature",
     "ferritin": "ferritin", "absolute lymphocyte count": "alc", "platelet count": "platelets",
+    # words that say how a marker was measured do not stop a match
+    "ferritin level": "ferritin", "baseline LDH level": "ldh", "tumour volume": "tmtv",
 }
-NONSENSE = ["banana", "qwertyuiop", "interleukin 2", "xyz 123", "zzzz", "the", "kidney stone"]
+NONSENSE = ["banana", "qwertyuiop", "interleukin 2", "xyz 123", "zzzz", "the", "kidney stone",
+            # a long spelling shares a fragment with these, but not their words
+            "zzzz not a marker", "interleukin six", "necrosis banana"]
 # Spellings that name another entity than the marker beside them: they must never resolve to it (an
 # error, or another marker, is right). LD is also lymphodepletion; IFN also IFN-beta; 17p deletion is a
 # chromosome deletion, not the TP53 gene; MDSC are not only the monocytic subset; expansion is not the peak
@@ -114,3 +118,18 @@ def test_empty_input_is_bad_input(index):
 
     with pytest.raises(InputError):
         index.resolve("  ")
+
+
+def test_a_query_word_missing_from_the_spelling_blocks_the_match_but_not_the_suggestion(index):
+    with pytest.raises(UnknownMarker) as info:
+        index.resolve("interleukin six")
+    assert "IL-6" in info.value.nearest
+
+
+def test_a_long_ambiguity_names_a_few_and_counts_the_rest(index):
+    with pytest.raises(AmbiguousMarker) as info:
+        index.resolve("CAR-T")
+    message = str(info.value)
+    assert len(info.value.candidates) > 6
+    assert message.count("), ") == 5  # six candidates listed, each with its score
+    assert f"and {len(info.value.candidates) - 6} more (kb markers --search lists them all)" in message

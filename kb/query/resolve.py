@@ -23,9 +23,35 @@ MIN_FUZZY_LEN = 4  # normalised characters below which a spelling must match exa
 SAME_WORD = 85.0  # without a shared word, a spelling must be this close as a whole (a typo)
 
 
+MAX_LISTED = 6  # candidates named in an ambiguity message; the rest are counted
+# Words that say how a marker was measured, not which marker: 'serum LDH', 'ferritin level'. A query's other
+# words must each be found in the spelling it matches (see _covered).
+MEASUREMENT_WORDS = frozenset({
+    "level", "levels", "serum", "plasma", "blood", "baseline", "pretreatment", "count", "counts", "concentration",
+    "concentrations", "value", "values", "measurement", "test", "elevated", "high", "low", "peak", "the", "of", "and",
+    "in", "at", "on", "for", "with", "by"})
+WORD_MATCH = 80.0  # a query word is found in a spelling when one of its words is this close (typos pass)
+
+
 def _words(text: str) -> set[str]:
     """Alphabetic words, digits and punctuation split off: 'IL-6 level' -> {'il', 'level'}."""
     return set(re.findall(r"[a-z]+", norm_words(text)))
+
+
+def _covered(query_words: set[str], alias: str) -> bool:
+    """Every content word of the query (three letters or more, not a measurement word) is in the spelling,
+    exactly or as a typo. WRatio alone scores a long spelling high on any shared fragment: 'zzzz not a marker'
+    scored 85 against 'tumor necrosis factor a signaling' through the word 'a', and 'interleukin six' 87
+    against 'interleukin signaling pathway'."""
+    from rapidfuzz import fuzz
+
+    alias_words = _words(alias)
+    for word in query_words:
+        if len(word) < 3 or word in MEASUREMENT_WORDS or word in alias_words:
+            continue
+        if not any(fuzz.ratio(word, other) >= WORD_MATCH for other in alias_words):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -47,7 +73,9 @@ class AmbiguousMarker(InputError):
             super().__init__(f"marker {text!r} is ambiguous: {code} identifies {', '.join(n for n, _ in candidates)}; "
                              "use a marker name")
             return
-        listed = ", ".join(f"{name} ({score:.0f})" for name, score in candidates)
+        listed = ", ".join(f"{name} ({score:.0f})" for name, score in candidates[:MAX_LISTED])
+        if len(candidates) > MAX_LISTED:
+            listed += f" and {len(candidates) - MAX_LISTED} more (kb markers --search lists them all)"
         super().__init__(f"marker {text!r} is ambiguous: it matches {listed} about equally; use a more specific name")
 
 
@@ -119,7 +147,8 @@ class MarkerIndex:
         return self._names[mid] if self._names is not None else store.marker_name(self.con, mid)
 
     def _fuzzy(self, text: str, same_digits: bool = True) -> list[tuple[str, float, str]]:
-        """Best WRatio per marker, highest first: [(marker id, score, alias)]."""
+        """Best WRatio per marker, highest first: [(marker id, score, alias)]. For resolution (`same_digits`)
+        a spelling must also hold every content word of the query; suggestions skip both guards."""
         from rapidfuzz import fuzz, utils
 
         digits = digit_groups(text)
@@ -133,6 +162,8 @@ class MarkerIndex:
                 continue
             if not (words & _words(alias) or fuzz.ratio(norm(text), key) >= SAME_WORD):
                 continue  # WRatio's partial matching pairs 'interleukin 2' with 'exon 2 partial deletion'
+            if same_digits and not _covered(words, alias):
+                continue
             score = fuzz.WRatio(query, utils.default_process(alias))
             if score > best.get(mid, (-1.0, ""))[0]:
                 best[mid] = (score, alias)
