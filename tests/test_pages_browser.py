@@ -117,7 +117,10 @@ def test_uploading_a_patient_record_shows_the_verdicts_of_kb_evaluate(browser, p
     from selenium.webdriver.support.ui import WebDriverWait
 
     # wait for the result page itself: reading the old page's h1 while the new one loads goes stale
-    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Patient P001")
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_element(By.TAG_NAME, "h1").text == "Patient P001")
     first = browser.find_element(By.CSS_SELECTOR, "main > *")
     assert "disclaimer" in first.get_attribute("class")  # the disclaimer comes first
     shown = {a.get_attribute("id")[2:]: a.find_element(By.CSS_SELECTOR, ".verdict").text.split()[-1]
