@@ -131,14 +131,22 @@ def _check_meta(con, report: CheckReport, seeds: Path | None) -> None:
         report.problems.append(f"seeds {seeds}: content hash {current}, the database records {values.get('content_hash')}: "
                                "the seeds changed since the build (rebuild), or kb_meta was edited")
         return
-    _compare_with_seeds(con, report, seeds)
+    _compare_with_seeds(con, report, seeds, current)
 
 
-def _compare_with_seeds(con, report: CheckReport, seeds: Path) -> None:
-    """Build the seeds again in memory (the same code as `kb build`) and compare every table, row by row."""
+_expected: dict[tuple[str, str], dict[str, dict]] = {}  # (seeds dir, content hash) -> table -> rows by key
+
+
+def _expected_rows(seeds: Path, digest: str) -> dict[str, dict]:
+    """Every table of a fresh in-memory build of the seeds (the same code as `kb build`), rows by primary key.
+    Kept for the process: checking several databases of the same seeds (a notebook, the test suite) builds
+    them once. The key is the content hash `_check_meta` has just computed from the seed files."""
     from ingest.build import derive_read_model, load_seeds
     from ingest.write import insert_rows, schema_ddl
 
+    key = (str(seeds.resolve()), digest)
+    if key in _expected:
+        return _expected[key]
     bundle = load_seeds(seeds)
     fresh = duckdb.connect()
     try:
@@ -149,27 +157,37 @@ def _compare_with_seeds(con, report: CheckReport, seeds: Path) -> None:
         derive_read_model(fresh)
         tables = [r[0] for r in fresh.execute("SELECT table_name FROM information_schema.tables WHERE "
                                               "table_schema = 'main' AND table_name <> 'kb_meta' ORDER BY 1").fetchall()]
+        expected = {}
         for table in tables:
             keys = [r[0] for r in fresh.execute(
                 "SELECT unnest(constraint_column_names) FROM duckdb_constraints() WHERE table_name = ? "
                 "AND constraint_type = 'PRIMARY KEY'", [table]).fetchall()]
-            expected = _rows(fresh, table, keys)
-            try:
-                stored = _rows(con, table, keys)
-            except duckdb.Error as exc:
-                report.problems.append(f"table {table}: cannot be read ({str(exc).splitlines()[0][:120]})")
-                continue
-            if stored == expected:
-                continue
-            changed = sorted((k for k in expected if k in stored and expected[k] != stored[k]), key=repr)
-            missing = sorted((k for k in expected if k not in stored), key=repr)
-            extra = sorted((k for k in stored if k not in expected), key=repr)
-            what = (f"row {_key(changed[0])} differs from the seeds" if changed else
-                    f"row {_key(missing[0])} is missing" if missing else f"row {_key(extra[0])} is not in the seeds")
-            report.problems.append(f"table {table}: {len(changed) + len(missing) + len(extra)} row(s) differ from "
-                                   f"seeds {seeds}; e.g. {what}")
+            expected[table] = {"keys": keys, "rows": _rows(fresh, table, keys)}
     finally:
         fresh.close()
+    _expected.clear()  # one set of seeds at a time is what a session checks
+    _expected[key] = expected
+    return expected
+
+
+def _compare_with_seeds(con, report: CheckReport, seeds: Path, digest: str) -> None:
+    """Compare every table with a fresh build of the seeds, row by row."""
+    for table, fresh in _expected_rows(seeds, digest).items():
+        expected = fresh["rows"]
+        try:
+            stored = _rows(con, table, fresh["keys"])
+        except duckdb.Error as exc:
+            report.problems.append(f"table {table}: cannot be read ({str(exc).splitlines()[0][:120]})")
+            continue
+        if stored == expected:
+            continue
+        changed = sorted((k for k in expected if k in stored and expected[k] != stored[k]), key=repr)
+        missing = sorted((k for k in expected if k not in stored), key=repr)
+        extra = sorted((k for k in stored if k not in expected), key=repr)
+        what = (f"row {_key(changed[0])} differs from the seeds" if changed else
+                f"row {_key(missing[0])} is missing" if missing else f"row {_key(extra[0])} is not in the seeds")
+        report.problems.append(f"table {table}: {len(changed) + len(missing) + len(extra)} row(s) differ from "
+                               f"seeds {seeds}; e.g. {what}")
 
 
 def _rows(con, table: str, keys: list[str]) -> dict:
