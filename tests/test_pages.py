@@ -235,3 +235,27 @@ def test_patient_page_downloads_and_bad_records(client):
     assert 'class="problem"' in refused.text and "unknown PAM model" in refused.text and "root:" not in refused.text
     bad = client.post("/patients", data={"text": '{"id": "X", "disease": "<b>DLBCL</b>"}'})
     assert bad.status_code == 200 and 'class="problem"' in bad.text and "<b>DLBCL</b>" not in bad.text
+
+
+def test_curation_page_lists_open_candidates_and_drafts_an_item_holding_the_exact_sentence(client, open_server):
+    import html
+
+    import yaml
+
+    from kb.curate.candidates import candidates
+
+    r = client.get("/curation", params={"source": "xu2023"})
+    assert r.status_code == 200 and "draft an item" not in r.text  # the seeds cover or dismiss every sentence
+    expected = candidates("xu2023", db=open_server.db)["candidates"]
+    with httpx.Client(base_url=open_server.url, timeout=60) as other:
+        page = other.get("/curation", params={"source": "xu2023"})
+        assert page.status_code == 200 and page.text.count("draft an item") == len(expected) > 0
+        c = expected[-1]
+        r = other.get("/curation", params={"source": "xu2023", "draft": f"{c['document']}:{c['start']}"})
+        assert r.status_code == 200
+        draft = html.unescape(re.search(r'<pre class="yaml" id="draft-yaml">(.*?)</pre>', r.text, re.S).group(1))
+        item = yaml.safe_load(draft)
+        assert item["quotes"] == [c["sentence"]] and item["marker"] == c["marker_ids"][0]
+        assert other.get("/curation", params={"source": "xu2023", "draft": "xu2023.md:1"}).status_code == 404
+        checked = other.post("/curation", data={"yaml": draft, "source": "xu2023"})
+        assert checked.status_code == 200 and 'class="problem"' in checked.text and "evidence_type" in checked.text
