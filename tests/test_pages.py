@@ -259,3 +259,101 @@ def test_curation_page_lists_open_candidates_and_drafts_an_item_holding_the_exac
         assert other.get("/curation", params={"source": "xu2023", "draft": "xu2023.md:1"}).status_code == 404
         checked = other.post("/curation", data={"yaml": draft, "source": "xu2023"})
         assert checked.status_code == 200 and 'class="problem"' in checked.text and "evidence_type" in checked.text
+
+
+# ---- standard inputs on /patients ----------------------------------------------------------------------
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+_FINDING = re.compile(r'<article class="finding app-\w+" id="f-([^"]+)">\s*<p class="badges"><span class="verdict v-(\w+)"')
+
+
+def _verdicts(html_text: str) -> dict[str, str]:
+    return dict(_FINDING.findall(html_text))
+
+
+def _without_label(where: str) -> str:
+    return where.split(": ", 1)[1]  # kb evaluate names the path it read, the page the uploaded file's name
+
+
+@pytest.mark.parametrize("path", ["examples/fhir/P002.cases.bundle.json", "tests/fixtures/fhir/P002.bundle.json",
+                                  "tests/fixtures/phenopackets/P002.phenopacket.json", "examples/P001.json"])
+def test_patient_page_reads_fhir_and_phenopackets_as_kb_evaluate_does(client, built_db, path):
+    import html
+
+    from kb.evaluate.evaluator import evaluate_path
+
+    expected = evaluate_path(ROOT / path, db=built_db)[0][0]
+    r = client.post("/patients", files={"record": (path.rsplit("/", 1)[-1], (ROOT / path).read_bytes(), "application/json")})
+    assert r.status_code == 200 and f"Patient {expected['patient']['id']}" in r.text
+    assert _verdicts(r.text) == {f["evidence_id"]: f["verdict"] for f in expected["findings"]}
+    text = html.unescape(r.text)
+    facts = expected["input"]
+    if facts["format"] == "native":
+        assert 'class="input-facts"' not in r.text
+        return
+    assert 'class="input-facts"' in r.text and f"<dd>{facts['format']}</dd>" in text
+    for row in facts["unused"] + facts["conflicts"] + facts["superseded"]:
+        assert _without_label(row["where"]) in text and row["why"] in text
+    if "cases" in path:  # the fixture that holds unused resources and a code/display conflict
+        assert facts["unused"] and facts["conflicts"]
+
+
+def test_patient_page_reads_fhir_ndjson_uploaded_or_pasted(client, built_db, tmp_path):
+    from kb.evaluate.evaluator import evaluate_path
+
+    ndjson = tmp_path / "P002.ndjson"
+    ndjson.write_text("".join(p.read_text() for p in sorted((ROOT / "tests/fixtures/fhir/bulk").glob("*.ndjson"))))
+    expected = {f["evidence_id"]: f["verdict"] for f in evaluate_path(ndjson, db=built_db)[0][0]["findings"]}
+    assert expected
+    uploaded = client.post("/patients", files={"record": ("P002.ndjson", ndjson.read_bytes(), "application/x-ndjson")})
+    pasted = client.post("/patients", data={"text": ndjson.read_text()})
+    for r in (uploaded, pasted):
+        assert r.status_code == 200 and "Patient P002" in r.text and "<dd>fhir</dd>" in r.text
+        assert _verdicts(r.text) == expected
+
+
+def test_bad_fhir_is_a_form_error_naming_the_fhirpath_location(client, built_db):
+    import html
+
+    from kb.core.errors import InputError
+    from kb.evaluate.evaluator import evaluate_path
+
+    bad = ROOT / "examples" / "bad" / "fhir-bad-value.json"
+    with pytest.raises(InputError) as cli:
+        evaluate_path(bad, db=built_db)
+    r = client.post("/patients", files={"record": ("fhir-bad-value.json", bad.read_bytes(), "application/fhir+json")})
+    assert r.status_code == 200 and 'class="problem" role="alert"' in r.text and 'class="patient-form"' in r.text
+    shown = html.unescape(re.search(r'<p class="problem" role="alert">(.*?)</p>', r.text, re.S).group(1))
+    assert shown == "fhir-bad-value.json: " + _without_label(str(cli.value))
+    assert "Bundle.entry[3].resource.valueQuantity.value" in shown
+    lone = (ROOT / "tests/fixtures/fhir/bulk/Observation.ndjson").read_text().splitlines()[0]  # no Condition: no disease
+    r = client.post("/patients", files={"record": ("obs.json", lone.encode(), "application/fhir+json")})
+    assert 'class="problem"' in r.text and "disease: expected a condition" in html.unescape(r.text)
+
+
+def test_pam_validation_sentence_on_the_model_page_and_the_patient_panel(client, built_db):
+    from kb.pam.model import load_published, validation_statement
+    from kb.query.database import connect
+
+    con = connect(built_db)
+    sentence = validation_statement(load_published(con))
+    con.close()
+    assert sentence == ("The 14-gene model comes from 31 patients and was validated by leave-one-out CV only, "
+                        "with no external validation.")
+    assert f'<p class="statement-box validation">{sentence}</p>' in client.get("/pam").text
+    record = (ROOT / "examples" / "B001.yaml").read_bytes()
+    r = client.post("/patients", files={"record": ("B001.yaml", record, "application/yaml")})
+    panel = r.text.split('<section aria-labelledby="pam-h" class="pam">', 1)[1]
+    assert f'<p class="statement-box validation">{sentence}</p>' in panel.split("</section>", 1)[0]
+
+
+def test_patient_layer_puts_the_points_where_the_whole_figure_does():
+    from kb.figures.pam import patient_layer_svg, profile_svg
+
+    genes, sd = ["A", "B", "C"], [0.5, 0.4, 0.3]
+    centroids = {"CR": [0.1, -0.2, 0.3], "NR": [-0.1, 0.2, -0.3]}
+    values = {"A": 0.4, "C": -0.5}
+    points = re.findall(r'<use xlink:href="#[^"]+" x="([\d.]+)" y="([\d.]+)"',
+                        patient_layer_svg(genes, centroids, sd, values, 2.5, "p"))
+    whole = profile_svg(genes, centroids, sd, values, "p", limit=2.5)
+    assert len(points) == 2 and all(f'x="{x}" y="{y}"' in whole for x, y in points)
