@@ -357,3 +357,55 @@ def test_patient_layer_puts_the_points_where_the_whole_figure_does():
                         patient_layer_svg(genes, centroids, sd, values, 2.5, "p"))
     whole = profile_svg(genes, centroids, sd, values, "p", limit=2.5)
     assert len(points) == 2 and all(f'x="{x}" y="{y}"' in whole for x, y in points)
+
+
+def test_marker_header_shows_its_codes_and_never_an_absent_one_as_a_value(client, built_db):
+    from kb.query import api
+
+    markers = {m["id"]: m for m in api.markers(db=built_db)["markers"]}
+    for mid in ("crp", "calcium", "ldh", "cd81-expression"):
+        m = markers[mid]
+        head = client.get(f"/markers/{mid}").text.split('<header class="marker">', 1)[1].split("</header>", 1)[0]
+        loinc = [c for c in m["codes"] if c["system"] == "LOINC"]
+        hgnc = [c for c in m["codes"] if c["system"] == "HGNC"]
+        for c in loinc:
+            assert f'<a href="https://loinc.org/{c["code"]}/" rel="noreferrer"><code>{c["code"]}</code></a>' + (
+                " (primary)" if c["primary"] else "") in head
+        assert ("no LOINC code recorded" in head) == (not loinc)
+        for c in hgnc:
+            assert f'<code>{c["code"]}</code>' in head
+        if m["hgnc_symbol"]:
+            assert f'<code>{m["hgnc_symbol"]}</code>' in head
+        assert ("(no HGNC id recorded)" in head) == bool(m["hgnc_symbol"] and not hgnc)
+        assert ("no gene recorded" in head) == (not m["hgnc_symbol"] and not hgnc)
+    assert len([c for c in markers["calcium"]["codes"] if c["system"] == "LOINC"]) == 2  # an alternative code is shown
+
+
+def test_evidence_cards_show_the_cited_primary_study_with_only_the_fields_it_has(client, built_db):
+    import html
+
+    from kb.query import api
+
+    page = client.get("/markers/ldh").text
+    items = api.evidence("ldh", db=built_db)["evidence"]
+    works = [w for e in items for w in e["cited_works"]]
+    assert any(w["doi"] for w in works) and any(w["in_text"] and not w["doi"] for w in works)  # both cases are tested
+    for e in items:
+        card = page.split(f'id="{e["id"]}"', 1)[1].split("</article>", 1)[0]
+        cited = card.split('<ul class="cited">', 1)[1].split("</ul>", 1)[0] if e["cited_works"] else ""
+        assert bool(cited) == bool(e["cited_works"])
+        text = html.unescape(cited)
+        for w in e["cited_works"]:
+            assert f"ref. {w['number']}" in text
+            for field in ("title", "journal", "authors"):
+                if w[field]:
+                    assert w[field] in text
+            if w["doi"]:
+                assert f'doi <a href="https://doi.org/{w["doi"]}" rel="noreferrer">{w["doi"]}</a>' in text
+            if w["pmid"]:
+                assert f'https://pubmed.ncbi.nlm.nih.gov/{w["pmid"]}/' in text
+        if not any(w["doi"] for w in e["cited_works"]):
+            assert "doi" not in cited
+        if not any(w["pmid"] for w in e["cited_works"]):
+            assert "PMID" not in cited
+        assert "None" not in card and "none" not in cited.lower()
