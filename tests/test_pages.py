@@ -43,11 +43,23 @@ def _parse(html: str) -> _Text:
 HOSTILE = "Quote <p>with</p> </b>tags</b> & $\\frac{a}{b}$ \x07bell\x1b[0m <script>alert(1)</script>"
 
 
-def test_paper_text_is_escaped_and_keeps_every_character():
+_RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def test_paper_text_is_escaped_and_shows_control_characters_visibly():
+    from kb.core.escape import printable
+
     html = str(paper(HOSTILE))
     assert "<script>" not in html and "<p>" not in html and "</b>" not in html
     assert 'data-cp="U+0007"' in html and 'data-cp="U+001B"' in html
-    assert "".join(_parse(html).text) == HOSTILE
+    assert not _RAW_CONTROL.search(html)
+    assert "".join(_parse(html).text) == printable(HOSTILE)  # each control as its escape, every other character kept
+
+
+def _shown(text: str) -> str:
+    from kb.core.escape import printable
+
+    return printable(text, keep="\n\t\r")
 
 
 def _span(start, end, eid="e1"):
@@ -76,9 +88,10 @@ def test_any_spans_render_as_well_formed_html_with_exact_pieces(text, ranges):
     html = str(highlighted(text, ordered))
     assert html.count("<mark") == html.count("</mark>")
     parsed = _parse(html)
-    assert "".join(parsed.text) == text
+    shown = _shown(text)  # a control character is shown as its escape, every other character as it is
+    assert "".join(parsed.text) == shown
     for s in ordered:
-        assert "".join(parsed.pieces[s.key]) == text[s.start:s.end]
+        assert "".join(parsed.pieces[s.key]) == _shown(text[s.start:s.end])
         assert html.count(f'id="{s.key}"') == 1
 
 
@@ -409,3 +422,66 @@ def test_evidence_cards_show_the_cited_primary_study_with_only_the_fields_it_has
         if not any(w["pmid"] for w in e["cited_works"]):
             assert "PMID" not in cited
         assert "None" not in card and "none" not in cited.lower()
+
+
+# ---- hostile text in every page ---------------------------------------------------------------------
+
+OSC8 = "\x1b]8;;http://x\x07"
+NASTY = f"<script>alert(1)</script>{OSC8}link{OSC8[:-1]}\x1b\\ \x1b[31mred\x07\x08\x0b\x0c\x7f\x85\x9b\u202e\u2028</b><p>$\\frac{{a}}{{b}}$"
+
+
+def _clean(html_text: str) -> None:
+    """No raw control character, and none of NASTY's markup unescaped."""
+    assert not _RAW_CONTROL.search(html_text), repr(_RAW_CONTROL.findall(html_text)[:5])
+    assert "<script>alert" not in html_text and "</b><p>" not in html_text
+    assert "\r" not in html_text.replace("\r\n", "")
+
+
+def test_uploaded_record_with_markup_and_control_characters_is_shown_escaped(client):
+    import base64
+    import html
+    import json
+
+    import yaml
+
+    from kb.core.escape import printable
+
+    record = yaml.safe_load((ROOT / "examples" / "B001.yaml").read_text())
+    record["id"] = NASTY
+    body = json.dumps(record)
+    r = client.post("/patients", files={"record": (f"<i>{OSC8}.json", body.encode(), "application/json")})
+    assert r.status_code == 200 and "Patient " in r.text and '<svg role="img"' in r.text  # the PAM panel is drawn
+    _clean(r.text)
+    assert html.escape(printable(NASTY), quote=False) in r.text  # the id, visibly escaped: \x1b]8;;http://x\x07 ...
+    assert "\\x1b]8;;http://x\\x07" in r.text and "\\u202e" in r.text
+    b64 = re.search(r'name="record_b64" value="([^"]+)"', r.text).group(1)
+    assert json.loads(base64.b64decode(b64))["id"] == NASTY  # the download posts back the exact record
+    for fmt in ("json", "md"):
+        got = client.post("/patients", data={"record_b64": b64, "name": "x.json", "label": "x.json", "download": fmt})
+        assert got.status_code == 200 and not _RAW_CONTROL.search(got.text)
+    assert json.loads(client.post("/patients", data={"record_b64": b64, "name": "x.json", "download": "json"}).text)["patient"]["id"] == NASTY
+    record["disease"] = NASTY  # an error message echoes it
+    bad = client.post("/patients", data={"text": json.dumps(record)})
+    assert 'class="problem"' in bad.text
+    _clean(bad.text)
+
+
+def test_every_page_escapes_hostile_text_in_its_inputs(client):
+    from urllib.parse import quote
+
+    path = quote(NASTY, safe="")
+    pages = [client.get("/", params={"marker": NASTY}), client.get("/markers/ldh", params={"disease": NASTY}),
+             client.get("/markers/ldh", params={"direction": NASTY}), client.get(f"/evidence/{path}"),
+             client.get(f"/documents/{path}"), client.get("/curation", params={"source": NASTY}),
+             client.get("/curation", params={"draft": NASTY}), client.get("/pam", params={"model": NASTY}),
+             client.post("/curation", data={"yaml": f"id: {json_quote(NASTY)}\nmarker: ldh\n", "source": "xu2023"}),
+             client.post("/curation", data={"yaml": "[" + NASTY, "source": "xu2023"})]
+    for r in pages:
+        assert r.status_code in (200, 400, 404), r.status_code
+        _clean(r.text)
+
+
+def json_quote(text: str) -> str:
+    import json
+
+    return json.dumps(text)

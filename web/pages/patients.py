@@ -126,7 +126,6 @@ def _geometry(con, site, model_id: str) -> dict:
 def _pam_panel(con, site, summary: dict, patient) -> dict:
     """The PAM figure and its numbers: the patient's log2 values against each class centroid. The model's
     part of the figure is drawn once per x range; the patient's points are a layer drawn per request."""
-    from kb.core.escape import printable
     from kb.figures.pam import axis_limit, patient_layer_svg, profile_svg, standardized
     from kb.pam.expression import log2_values
 
@@ -144,7 +143,7 @@ def _pam_panel(con, site, summary: dict, patient) -> dict:
                                                missing=missing, overlay=True)
     rows = [{"gene": gene, "value": values.get(gene.upper()), "sd": sd[i], "patient_z": standard[i],
              **{f"z_{c}": z[c][i] for c in classes}} for i, gene in enumerate(genes)]
-    who = printable(str(summary["patient"]["id"]))  # matplotlib writes text as given: no raw control character
+    who = str(summary["patient"]["id"])
     return {"base": base, "layer": patient_layer_svg(genes, centroids, sd, values, limit, who),
             "rows": rows, "classes": classes,
             "label": f"{who}'s gene values against the {' and '.join(classes)} centroids "
@@ -164,10 +163,12 @@ def _download(summary: dict, fmt: str) -> Response:
     from kb.evaluate.report import render_md
 
     stem = re.sub(r"[^A-Za-z0-9._-]+", "_", str(summary["patient"]["id"])).lstrip(".") or "patient"
-    if fmt == "json":
-        body = json.dumps(summary, ensure_ascii=False, indent=2, allow_nan=False, default=str) + "\n"
+    from kb.core.escape import json_text, printable
+
+    if fmt == "json":  # as the CLI writes them: no raw control character in either file
+        body = json_text(json.dumps(summary, ensure_ascii=False, indent=2, allow_nan=False, default=str)) + "\n"
         media = "application/json"
     else:
-        body, media = render_md(summary) + "\n", "text/markdown; charset=utf-8"
+        body, media = printable(render_md(summary), keep="\n\t") + "\n", "text/markdown; charset=utf-8"
     return Response(body, media_type=media, headers={**HEADERS, "Cache-Control": "no-store",
                                                      "Content-Disposition": f'attachment; filename="{stem}.{fmt}"'})
