@@ -114,10 +114,12 @@ def test_uploading_a_patient_record_shows_the_verdicts_of_kb_evaluate(browser, p
     assert "For research use only" in browser.find_element(By.CSS_SELECTOR, "main .disclaimer").text
     browser.find_element(By.ID, "record").send_keys(str(ROOT / "examples" / "P001.json"))
     browser.find_element(By.CSS_SELECTOR, "form.patient-form button[type=submit]").click()
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
     # wait for the result page itself: reading the old page's h1 while the new one loads goes stale
-    WebDriverWait(browser, 30).until(lambda d: d.find_element(By.TAG_NAME, "h1").text == "Patient P001")
+    WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_element(By.TAG_NAME, "h1").text == "Patient P001")
     first = browser.find_element(By.CSS_SELECTOR, "main > *")
     assert "disclaimer" in first.get_attribute("class")  # the disclaimer comes first
     shown = {a.get_attribute("id")[2:]: a.find_element(By.CSS_SELECTOR, ".verdict").text.split()[-1]
@@ -125,6 +127,30 @@ def test_uploading_a_patient_record_shows_the_verdicts_of_kb_evaluate(browser, p
     expected = {f["evidence_id"]: f["verdict"] for f in evaluate_path(ROOT / "examples" / "P001.json", db=built_db)[0][0]["findings"]}
     assert shown == expected
     _screenshot(browser, "patient-P001")
+    assert _errors(browser) == []
+
+
+def test_uploading_a_fhir_bundle_shows_the_verdicts_and_what_the_reader_did_not_use(browser, pages_server, built_db):
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from kb.evaluate.evaluator import evaluate_path
+
+    bundle = ROOT / "examples" / "fhir" / "P002.cases.bundle.json"
+    browser.get(pages_server + "/patients")
+    browser.find_element(By.ID, "record").send_keys(str(bundle))
+    browser.find_element(By.CSS_SELECTOR, "form.patient-form button[type=submit]").click()
+    WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda d: d.find_element(By.TAG_NAME, "h1").text == "Patient P002")
+    expected = evaluate_path(bundle, db=built_db)[0][0]
+    shown = {a.get_attribute("id")[2:]: a.find_element(By.CSS_SELECTOR, ".verdict").text.split()[-1]
+             for a in browser.find_elements(By.CSS_SELECTOR, "article.finding")}
+    assert shown == {f["evidence_id"]: f["verdict"] for f in expected["findings"]}
+    facts = browser.find_element(By.CSS_SELECTOR, "section.input-facts").text
+    for row in expected["input"]["unused"] + expected["input"]["conflicts"]:
+        assert row["why"] in facts and row["where"].split(": ", 1)[1] in facts
+    _screenshot(browser, "patient-fhir")
     assert _errors(browser) == []
 
 
