@@ -64,6 +64,7 @@ def test_search_leads_to_the_marker_page_with_exactly_the_queried_ids(browser, p
     shown = [card.get_attribute("id") for card in browser.find_elements(By.CSS_SELECTOR, "article.card")]
     expected = [e["id"] for e in api.evidence("ldh", db=built_db)["evidence"]]
     assert sorted(shown) == sorted(expected) and len(shown) == len(set(shown))
+    _screenshot(browser, "marker-ldh-top", whole=False)  # the README's picture: the header and the first cards
     _screenshot(browser, "marker-ldh")
     assert _errors(browser) == []
 
