@@ -485,3 +485,47 @@ def json_quote(text: str) -> str:
     import json
 
     return json.dumps(text)
+
+
+def test_one_evaluator_per_database_each_thread_on_its_own_cursor(built_db):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from web.database import Database
+
+    db = Database(str(built_db))
+    barrier = threading.Barrier(4)
+
+    def work(_):
+        barrier.wait(timeout=30)  # four threads at once
+        return id(db.evaluator(None)), id(db.shared.execute("SELECT 1")), threading.get_ident()
+
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(work, range(4)))
+        assert len({g[0] for g in got}) == 1  # one Evaluator, shared
+        assert len({g[2] for g in got}) == 4 and len({g[1] for g in got}) == 4  # a cursor per thread
+    finally:
+        db.close()
+
+
+def test_concurrent_patient_requests_give_the_answers_of_one_request(pages_server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    b001 = (ROOT / "examples" / "B001.yaml").read_bytes()
+    p001 = (ROOT / "examples" / "P001.json").read_bytes()
+
+    def page(_):
+        with httpx.Client(base_url=pages_server, timeout=60) as c:
+            return _verdicts(c.post("/patients", files={"record": ("B001.yaml", b001, "application/yaml")}).text)
+
+    def api(_):
+        with httpx.Client(base_url=pages_server, timeout=60) as c:
+            return c.post("/v1/evaluate", content=p001, headers={"content-type": "application/json"}).json()
+
+    alone = page(0), api(0)
+    with ThreadPoolExecutor(6) as pool:  # pages and API calls at once, on the server's shared Evaluator
+        futures = [(i % 2, pool.submit(page if i % 2 else api, i)) for i in range(24)]
+        answers = [(kind, f.result()) for kind, f in futures]
+    assert alone[0] and all(got == alone[0] for kind, got in answers if kind)
+    assert all(got == alone[1] for kind, got in answers if not kind)
