@@ -529,3 +529,21 @@ def test_concurrent_patient_requests_give_the_answers_of_one_request(pages_serve
         answers = [(kind, f.result()) for kind, f in futures]
     assert alone[0] and all(got == alone[0] for kind, got in answers if kind)
     assert all(got == alone[1] for kind, got in answers if not kind)
+
+
+def test_a_record_near_the_size_limit_can_be_evaluated_and_downloaded(client):
+    import base64
+    import json
+
+    import yaml
+
+    record = yaml.safe_load((ROOT / "examples" / "B001.yaml").read_text())
+    record["expression"]["genes"].update({f"G{i}": 1.0 for i in range(60_000)})  # genes the model ignores
+    text = json.dumps(record)
+    assert 800_000 < len(text) < 2_000_000  # its base64 is beyond a form field's default 1 MB
+    r = client.post("/patients", data={"text": text})
+    assert r.status_code == 200 and "Patient B001" in r.text
+    b64 = re.search(r'name="record_b64" value="([^"]+)"', r.text).group(1)
+    assert base64.b64decode(b64).decode() == text
+    got = client.post("/patients", files={"none": ("", b"")}, data={"record_b64": b64, "download": "json"})
+    assert got.status_code == 200 and got.json()["patient"]["id"] == "B001"

@@ -37,7 +37,8 @@ async def _form(request: Request) -> tuple[str, str, str, str, str | None]:
     urlencoded form."""
     from kb.core.errors import InputError
 
-    form = await request.form(max_files=1, max_fields=8)
+    # a field may hold the whole record: pasted text, or the download's base64 (4/3 of its size)
+    form = await request.form(max_files=1, max_fields=8, max_part_size=MAX_RECORD * 4 // 3 + 1024)
     upload = form.get("record")
     text, name, label = (form.get("text") or ""), "", "pasted record"
     if form.get("record_b64"):  # a download: the record of the result page, as it was read
