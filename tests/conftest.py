@@ -103,6 +103,24 @@ def api_server(built_db, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def open_server(built_db, tmp_path_factory):
+    """`kb serve` on a copy of the knowledge base without xu2023's dismissals: every seed paper is fully
+    reviewed (0 open sentences), so the copy is how the curation page gets open candidates to draft from.
+    `db` is the copy's path."""
+    import duckdb
+
+    work = tmp_path_factory.mktemp("open")
+    db = work / "kb.duckdb"
+    shutil.copy(built_db, db)
+    with duckdb.connect(str(db)) as con:
+        con.execute("DELETE FROM dismissal WHERE source_id = 'xu2023'")
+    server = Server(db, log=work / "serve.log")
+    server.db = db
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
 def api(api_server):
     import httpx
 

@@ -4,6 +4,12 @@ One DuckDB database is opened read-only when the app starts (built first when th
 missing, as `kb query` does). A DuckDB connection is not safe to share between threads, and FastAPI runs
 routes in a thread pool, so each thread gets its own cursor of that database (`con.cursor()`: a
 connection to the same database instance, cheap, reused for every request the thread serves).
+
+The database cannot change under a running server: it is opened read-only, and `kb build` writes a new
+file and renames it over the old path, which leaves this process reading the file it opened (its
+`kb_version`, ETags and everything loaded from it stay true together). So what is loaded from it once,
+such as the shared `Evaluator`, stays correct for the life of this object; a new build is served by a
+restarted server.
 """
 from __future__ import annotations
 
@@ -26,6 +32,9 @@ class Database:
         self._lock = threading.Lock()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._free: list[duckdb.DuckDBPyConnection] = []  # cursors of lease(), not in use
+        self.shared = ThreadCursor(self)
+        self._evaluators: dict = {}
+        self._evaluators_lock = threading.Lock()  # not _lock: building an Evaluator makes cursors, which takes _lock
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cursor", None)
@@ -36,20 +45,23 @@ class Database:
             self._local.cursor = cur
         return cur
 
-    def evaluator(self, cursor, model: str | None):
-        """This thread's `kb.evaluate.evaluator.Evaluator` for `model` (loaded once per thread: the evidence,
-        vocabularies and markers it holds are most of the cost of evaluating one record). Model files are
-        never read: `model` is a knowledge-base id."""
+    def evaluator(self, model: str | None = None):
+        """The `kb.evaluate.evaluator.Evaluator` for `model`, one per database, shared by every thread: the
+        evidence, vocabularies and markers it loads are most of the cost of evaluating one record, and they
+        never change (see the module docstring). It reads the database through `shared`, so each thread's
+        queries go to that thread's own cursor, and what it holds is only read after loading. Model files
+        are never read: `model` is a knowledge-base id."""
         from kb.evaluate.evaluator import Evaluator
 
         if model is not None and model not in self.model_ids:
-            return Evaluator(cursor, model, model_files=False)  # an unknown id fails per record: never kept
-        loaded = getattr(self._local, "evaluators", None)
-        if loaded is None:
-            loaded = self._local.evaluators = {}
-        if model not in loaded:
-            loaded[model] = Evaluator(cursor, model, model_files=False)
-        return loaded[model]
+            return Evaluator(self.shared, model, model_files=False)  # an unknown id fails per record: never kept
+        found = self._evaluators.get(model)
+        if found is None:
+            with self._evaluators_lock:
+                found = self._evaluators.get(model)
+                if found is None:
+                    found = self._evaluators[model] = Evaluator(self.shared, model, model_files=False)
+        return found
 
     def lease(self):
         """A cursor for one request whose code may run on several threads (a sync dependency and its route
@@ -90,6 +102,19 @@ class Database:
         from web.responses import json_response
 
         return json_response(await self.run(work))
+
+
+class ThreadCursor:
+    """Stands in for a DuckDB connection: every attribute is that of the calling thread's own cursor of the
+    database (`Database.cursor`), so an object built once from it (the shared Evaluator, whose marker index
+    and vocabularies query on demand) can be used by several threads at once, each on its own cursor.
+    A statement and its fetch run in one call on one thread, so they always meet the same cursor."""
+
+    def __init__(self, database: Database):
+        self._database = database
+
+    def __getattr__(self, name):
+        return getattr(self._database.cursor(), name)
 
 
 async def database(request: Request) -> Database:

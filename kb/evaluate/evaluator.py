@@ -261,7 +261,7 @@ def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, p
     `model` (a model file or a knowledge-base model id) scores expression for records that name none.
     `at` (a date or dateTime) is the evaluation time of standard-form records (FHIR, Phenopacket): the latest
     observation of each marker at or before it is used (default: the start of the CD19-directed therapy).
-    `evaluator`: one already loaded (a server keeps one per thread: loading is most of the cost of a
+    `evaluator`: one already loaded (a server keeps one per database: loading is most of the cost of a
     small request); it replaces con, model and model_files."""
     from kb.evaluate.readers.standard import parse_when
 
@@ -270,6 +270,13 @@ def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, p
     except InputError as exc:
         raise InputError(f"--at: {exc}") from None
     evaluator = evaluator or Evaluator(con, model, model_files)
+    return [evaluator.evaluate(p, label, priors, facts) for p, label, facts in bind_records(records, evaluator, when, at)]
+
+
+def bind_records(records: list[Record], evaluator: Evaluator, when=None, at: str | None = None) -> list[tuple]:
+    """(validated Patient, label, input facts) of each record: a standard-form record (FHIR, Phenopacket) is
+    first mapped against the knowledge base, and its facts say what was used and what was not (`input` of
+    a summary). `when` is `at` parsed (`parse_when(at, end_of_day=True)`)."""
     patients = []
     for r in records:
         if r.pending is None:
@@ -278,7 +285,7 @@ def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, p
         data, facts = evaluator.binder().bind(r.pending, r.label, when)
         label = f"{r.label} (Patient {r.pending.patient_id})"
         patients.append((parse_record(Record(label, data)), label, facts))
-    return [evaluator.evaluate(p, label, priors, facts) for p, label, facts in patients]
+    return patients
 
 
 def _with_connection(run, con: duckdb.DuckDBPyConnection | None, db: str | os.PathLike | None):

@@ -32,13 +32,19 @@ def axis_limit(*series) -> float:
     return next(step * power for step in STEPS + (10.0,) if step * power >= top)
 
 
+def _frame(n: int) -> tuple[float, list[float], tuple[float, float]]:
+    """(figure height in inches, the axes rectangle in figure fractions, the y range) for n genes."""
+    height = 1.3 + 0.3 * n
+    return height, [0.17, 0.85 / height, 0.8, 1 - 1.25 / height], (-0.7, n - 0.3)
+
+
 def _axes(n: int):
     from kb.figures.svg import figure
 
-    height = 1.3 + 0.3 * n
+    height, box, ylim = _frame(n)
     fig = figure(7.5, height)
-    ax = fig.add_axes([0.17, 0.85 / height, 0.8, 1 - 1.25 / height])
-    ax.set_ylim(-0.7, n - 0.3)
+    ax = fig.add_axes(box)
+    ax.set_ylim(*ylim)
     return fig, ax
 
 
@@ -93,14 +99,23 @@ def _points(ax, patient: list[float | None], rows: list[int], patient_id: str) -
 def patient_layer_svg(genes: list[str], centroids: dict[str, list[float]], sd: list[float], values: dict[str, float],
                       limit: float, patient_id: str = "patient") -> str:
     """The patient's points alone, transparent, in the geometry of `profile_svg(..., limit=limit)`: laid over
-    that figure's base (drawn once per model) it makes the same picture at a fraction of the drawing."""
-    from kb.figures.svg import to_svg
+    that figure's base (drawn once per model) it makes the same picture at a fraction of the drawing. The
+    points are one matplotlib line of markers placed through the base's data-to-figure transform, with no
+    Axes: building an Axes (spines, ticks, grid) was most of the cost of a layer that hides them all."""
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import Bbox, BboxTransform
+
+    from kb.figures.svg import figure, to_svg
 
     _, patient = standardized(genes, centroids, sd, values)
     n = len(genes)
-    fig, ax = _axes(n)
+    height, box, (y0, y1) = _frame(n)
+    fig = figure(7.5, height)
     fig.patch.set_alpha(0)
-    _points(ax, patient, list(range(n))[::-1], patient_id)
-    ax.set_xlim(-limit, limit)
-    ax.set_axis_off()
+    data_to_figure = BboxTransform(Bbox([[-limit, y0], [limit, y1]]), Bbox.from_bounds(*box)) + fig.transFigure
+    have = [(p, y) for p, y in zip(patient, list(range(n))[::-1]) if p is not None]
+    if have:  # as _points draws them: scatter's s=70 is an area in points², a marker size is its side
+        fig.add_artist(Line2D([p for p, _ in have], [y for _, y in have], transform=data_to_figure, linestyle="none",
+                              marker="o", markersize=math.sqrt(70), markerfacecolor="none", markeredgecolor="#1a1a1a",
+                              markeredgewidth=1.6, label=patient_id, zorder=3))
     return to_svg(fig, f"{patient_id}'s gene values", "pam-patient")

@@ -5,6 +5,8 @@ import html
 import io
 import re
 
+from kb.core.escape import printable
+
 RC = {"svg.fonttype": "none", "svg.hashsalt": "biomarker-kb", "font.size": 10}
 
 
@@ -29,4 +31,7 @@ def to_svg(fig, label: str, prefix: str) -> str:
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r'id="([^"]+)"', lambda m: f'id="{prefix}-{m.group(1)}"', svg)
     svg = re.sub(r'(url\(#|href="#)([^)"]+)', lambda m: f"{m.group(1)}{prefix}-{m.group(2)}", svg)
-    return svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(label)}" ', 1)
+    # matplotlib writes label text as given: a control character in a label (a patient id, an item id)
+    # is written visibly escaped, as the pages write every text (web/pages/render.py)
+    svg = printable(svg, keep="\n\t")
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{html.escape(printable(label))}" ', 1)

@@ -41,9 +41,10 @@ class Vocabulary:
 
             from kb.core.normalize import norm_words
 
-            self._spellings = {}
+            spellings: dict[str, str] = {}  # filled, then published: a reader on another thread sees all or none
             for name, spelling in store.term_spellings(self._con, self.vocabulary):
-                self._spellings.setdefault(" ".join(re.findall(r"[0-9a-z]+", norm_words(spelling))), name)
+                spellings.setdefault(" ".join(re.findall(r"[0-9a-z]+", norm_words(spelling))), name)
+            self._spellings = spellings
         return self._spellings
 
     def by_code(self, system: str, code: str) -> dict | None:

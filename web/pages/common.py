@@ -5,8 +5,8 @@ from web.pages.render import page
 
 
 def base(site) -> dict:
-    """Context every template expects."""
-    return {"kb_version": site.kb_version}
+    """Context every template expects (and the reference-list spans the evidence cards link to)."""
+    return {"kb_version": site.kb_version, "cited_spans": site.cited_spans}
 
 
 def error_page(site, status: int, title: str, message: str, **extra):

@@ -3,7 +3,6 @@ YAML item for one candidate holding its exact sentence as the quote, and a form 
 YAML against the seeds (the library function behind `POST /v1/curate/validate`; nothing is written)."""
 from __future__ import annotations
 
-import json
 import threading
 
 from fastapi import APIRouter, Depends, Request
@@ -43,8 +42,12 @@ def of_source(result: dict, source: str | None) -> dict:
 def draft(candidate: dict, evidence_types, directions, contexts) -> str:
     """A YAML evidence item for a candidate: its marker and exact sentence filled in, every judgement a
     curator must make left empty with its allowed values (nothing is guessed)."""
+    import yaml
+
     marker = candidate["marker_ids"][0]
-    quote = json.dumps(candidate["sentence"], ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+    # YAML's own double-quoted scalar: every character escaped as YAML reads it back (a JSON string is not
+    # always one: YAML refuses raw C1 controls, which json.dumps leaves as they are)
+    quote = yaml.safe_dump(candidate["sentence"], default_style='"', allow_unicode=True, width=float("inf")).rstrip("\n")
     return "\n".join([
         f"id: {candidate['source']}-{marker}-",
         f"marker: {marker}",
@@ -65,7 +68,6 @@ def draft(candidate: dict, evidence_types, directions, contexts) -> str:
 def _context(con, site, params: dict, draft_text: str | None = None, validation=None, problem=None, pasted: str = "",
              status: int = 200):
     from schemas.enums import CONTEXTS, DIRECTIONS, EVIDENCE_TYPES
-    from web.pages.documents import documents
 
     source = params.get("source") or None
     result = candidates(con)

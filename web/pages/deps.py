@@ -23,6 +23,7 @@ class Site:
     by_id: dict[str, dict]
     choices: dict  # the values the filter forms offer
     documents: dict  # id -> web.pages.documents.Document
+    cited_spans: dict  # cited work id -> (document id, start, end) of its reference-list entry (first rendition)
     figures: dict = field(default_factory=dict)  # figures that depend on the knowledge base alone, by key
 
     @property
@@ -56,4 +57,7 @@ def _load(con) -> Site:
                "therapy_classes": sorted({t["therapy_class"] for t in therapies if t["therapy_class"]}, key=str.casefold),
                "directions": list(DIRECTIONS), "types": list(EVIDENCE_TYPES)}
     documents = {d[0]: Document(d[0], d[1], d[2], d[4]) for d in store.documents(con)}
-    return Site(store.kb_version(con), markers, {m["id"]: m for m in markers}, choices, documents)
+    cited_spans: dict[str, tuple[str, int, int]] = {}
+    for work_id, doc_id, start, end, _ in store.cited_work_links(con):
+        cited_spans.setdefault(work_id, (doc_id, start, end))
+    return Site(store.kb_version(con), markers, {m["id"]: m for m in markers}, choices, documents, cited_spans)

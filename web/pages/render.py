@@ -1,8 +1,15 @@
 """The pages' Jinja2 environment (autoescaping everything), the text filters it shares, and the response.
 
-Every text from papers, curation or an upload reaches the HTML escaped: autoescape is on for every
-template, and paper text additionally goes through `paper`, which marks control characters visibly
-(a form feed or an escape byte from a PDF extraction) without changing the text a script reads.
+Every text from papers, curation or an upload reaches the HTML escaped, and no raw control character
+reaches it at all (a raw ESC or OSC sequence in a page would act on a terminal that prints it, `curl` or
+`less`, and C0/C1 controls are parse errors in HTML):
+- autoescape is on for every template, and the environment's `finalize` passes every `{{ value }}` that is
+  not already markup through `kb.core.escape.printable`, as the CLI does: a control character (C0, DEL,
+  C1, bidi overrides, U+2028/9) becomes its visible escape (`\x1b`, `\u202e`); newlines and tabs stay;
+- paper text goes through `paper`, which shows each control character visibly escaped inside a labelled
+  span carrying its code point (`data-cp`), so a reader sees it and a script can still recover it;
+- plots are matplotlib SVG from `kb.figures.svg.to_svg`, which escapes the same way; markup built in
+  Python (`web.pages.spans`, the filters below) escapes every value it inserts with `attr`/`text`.
 """
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ from functools import lru_cache
 
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
+
+from kb.core.escape import printable
 
 # The plots are inline SVG with inline style attributes; nothing else is loosened (no inline scripts).
 CSP = ("default-src 'self'; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'self'; "
@@ -22,34 +31,46 @@ DIRECTIONS = {  # word, symbol and class: the colour never carries the meaning a
     "none": ("no association", "○"),
 }
 VERDICTS = {"unfavorable": "▲", "favorable": "▼", "neutral": "·", "indeterminate": "?"}
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+KEEP = "\n\t"  # the whitespace a page keeps as it is
+_CONTROL = re.compile("[\x00-\x08\x0b-\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]")
+
+
+def text(value) -> str:
+    """A value as page text: every control character visibly escaped (the environment's `finalize`)."""
+    if isinstance(value, Markup) or not isinstance(value, str):
+        return value
+    return printable(value.replace("\r\n", "\n"), keep=KEEP)  # a lone CR is escaped: it can hide a line's start
+
+
+def attr(value) -> Markup:
+    """A value escaped for an attribute or text built in Python (controls escaped too)."""
+    return escape(printable(str(value), keep=KEEP))
 
 
 def paper(text: str | None) -> Markup:
-    """Escaped text with each control character wrapped in a visibly labelled span; the character itself
-    stays in the DOM, so the page's text equals the document's. It is sent raw, not as a reference: a
-    browser maps `&#128;`..`&#159;` to windows-1252 characters (€ ...), but keeps a raw control character."""
+    """Escaped paper text with each control character shown as its visible escape (`\x0c`) inside a
+    labelled span that carries its code point; every other character is the document's own, so offsets
+    and highlighted spans still line up with the stored text."""
     if not text:
         return Markup("")
-    escaped = str(escape(text))
-    return Markup(_CONTROL.sub(_control, escaped))
+    return Markup(_CONTROL.sub(_control, str(escape(text))))
 
 
 def _control(m: re.Match) -> str:
     code = ord(m.group())
-    ref = "\ufffd" if code == 0 else m.group()  # NUL cannot be in an HTML document
-    return f'<span class="ctl" data-cp="U+{code:04X}" title="control character U+{code:04X}">{ref}</span>'
+    return (f'<span class="ctl" data-cp="U+{code:04X}" title="control character U+{code:04X}">'
+            f'{printable(m.group())}</span>')
 
 
 def direction(value: str | None) -> Markup:
     word, symbol = DIRECTIONS.get(value or "", (value or "unknown", "?"))
     return Markup('<span class="dir dir-{}"><span aria-hidden="true">{}</span> {}</span>').format(
-        value or "unknown", symbol, word)
+        attr(value or "unknown"), symbol, attr(word))
 
 
 def verdict(value: str) -> Markup:
     return Markup('<span class="verdict v-{}"><span aria-hidden="true">{}</span> {}</span>').format(
-        value, VERDICTS.get(value, "?"), value)
+        attr(value), VERDICTS.get(value, "?"), attr(value))
 
 
 def num(value) -> str:
@@ -77,7 +98,7 @@ def environment():
     from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
     env = Environment(loader=PackageLoader("web.pages", "templates"), autoescape=select_autoescape(default=True),
-                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, finalize=text)
     env.filters.update(paper=paper, direction=direction, verdict=verdict, num=num, rule=rule, effect=effect)
     return env
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from web.pages.render import paper
+from web.pages.render import attr, paper
 
 
 @dataclass
@@ -39,9 +39,9 @@ def _open(span: Span, first: bool) -> str:
     status = "accepted" if any(e[3] == "accepted" for e in span.evidence) else span.evidence[0][3]
     ident = f'id="{span.key}"' if first else f'data-part-of="{span.key}"'
     refs = "" if not first else "".join(
-        f'<a class="ref" href="/evidence/{escape(e[0])}" aria-label="evidence {escape(e[0])}"></a>' for e in span.evidence)
-    return (f'{refs}<mark {ident} class="span st-{escape(status)}" data-evidence="{escape(ids)}" '
-            f'title="{escape(title)}">')
+        f'<a class="ref" href="/evidence/{attr(e[0])}" aria-label="evidence {attr(e[0])}"></a>' for e in span.evidence)
+    return (f'{refs}<mark {ident} class="span st-{attr(status)}" data-evidence="{attr(ids)}" '
+            f'title="{attr(title)}">')
 
 
 def highlighted(text: str, spans: list[Span]) -> Markup:

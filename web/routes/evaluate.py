@@ -56,7 +56,7 @@ async def evaluate(request: Request,
     limit = request.app.state.settings.max_records
     summaries, kind = await db.run(lambda con: evaluate_text(text, fmt, con=con, priors=priors, model=model,
                                                              label=label, max_records=limit, at=at,
-                                                             evaluator=db.evaluator(con, model)))
+                                                             evaluator=db.evaluator(model)))
     if kind == "jsonl" and "application/json" not in request.headers.get("accept", ""):
         lines = "\n".join(json.dumps(s, ensure_ascii=False, allow_nan=False, default=str) for s in summaries)
         return Response(lines + "\n", media_type=NDJSON)

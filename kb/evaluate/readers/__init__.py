@@ -92,6 +92,41 @@ def from_text(text: str, fmt: str, label: str, max_records: int | None = None) -
     return records, kind
 
 
+def from_upload(text: str, name: str, label: str, max_records: int | None = None) -> tuple[list[Record], str]:
+    """The records of a text that came as a file called `name` (an upload; "" when pasted), read as `load`
+    reads a file of that name: `.ndjson` is FHIR NDJSON, `.jsonl` JSONL (FHIR NDJSON when its first line is
+    a FHIR resource), `.json` JSON and `.yaml`/`.yml` YAML, with FHIR and Phenopackets detected inside JSON.
+    Without one of these suffixes the text decides: JSON when it parses as JSON, JSONL (or FHIR NDJSON)
+    when its first line is a JSON object on its own, YAML when it does not start like JSON."""
+    from kb.evaluate.readers.fhir import looks_like_fhir
+
+    suffix = Path(name).suffix.lower() if name else ""
+    fmt = {".ndjson": "fhir-ndjson", ".jsonl": "jsonl", ".json": "json", ".yaml": "yaml", ".yml": "yaml"}.get(suffix)
+    if fmt is None:
+        fmt = _sniff(text)
+    if fmt == "jsonl" and looks_like_fhir(_first_line(text)):
+        fmt = "fhir-ndjson"
+    return from_text(text, fmt, label, max_records=max_records)
+
+
+def _first_line(text: str):
+    line = next((x for x in text.split("\n") if x.strip()), "")
+    try:
+        return json.loads(line)
+    except ValueError:
+        return None
+
+
+def _sniff(text: str) -> str:
+    if text.lstrip()[:1] not in ("{", "["):
+        return "yaml"
+    try:
+        json.loads(text)
+        return "json"
+    except ValueError:
+        return "jsonl" if isinstance(_first_line(text), dict) else "json"  # "json": its parse error is the one to show
+
+
 def _read(p: Path) -> str:
     try:
         return p.read_bytes().decode("utf-8")
