@@ -32,7 +32,7 @@ class Database:
         self._lock = threading.Lock()
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._free: list[duckdb.DuckDBPyConnection] = []  # cursors of lease(), not in use
-        self.shared = ThreadCursor(self)
+        self.shared = store.immutable(ThreadCursor(self))  # read-only like its cursors: lookups memoised
         self._evaluators: dict = {}
         self._evaluators_lock = threading.Lock()  # not _lock: building an Evaluator makes cursors, which takes _lock
 
