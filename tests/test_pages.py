@@ -547,3 +547,36 @@ def test_a_record_near_the_size_limit_can_be_evaluated_and_downloaded(client):
     assert base64.b64decode(b64).decode() == text
     got = client.post("/patients", files={"none": ("", b"")}, data={"record_b64": b64, "download": "json"})
     assert got.status_code == 200 and got.json()["patient"]["id"] == "B001"
+
+
+def test_a_trained_model_file_shows_its_cv_curve_and_bad_files_a_message(client, tmp_path, runner):
+    import html
+    import json
+
+    from cli.main import app
+
+    pamr = ROOT / "tests" / "fixtures" / "pamr"
+    out = tmp_path / "m.json"
+    trained = runner.invoke(app, ["pam", "train", str(pamr / "syn2_x.csv"), str(pamr / "syn2_y.csv"), "--out",
+                                  str(out), "--format", "json"])
+    assert trained.exit_code == 0, trained.output
+    training = json.loads(out.read_text())["training"]
+    r = client.post("/pam", files={"model_file": ("syn2 <model>.json", out.read_bytes(), "application/json")})
+    assert r.status_code == 200
+    text = html.unescape(r.text)
+    assert "From the model file <code>syn2 <model>.json</code>, read in memory and not stored" in text
+    assert "syn2 &lt;model&gt;.json" in r.text  # the file name is escaped
+    curve = r.text.split("<h3>Cross-validation curve</h3>", 1)[1]
+    assert '<svg role="img" aria-label="Cross-validated misclassification error' in curve.split("<table", 1)[0]
+    rows = curve.split("<tbody>", 1)[1].split("</tbody>", 1)[0].count("<tr>")
+    assert rows == len(training["thresholds"]) > 1
+    assert "number of genes" in curve  # the genes kept, on the plot's top axis
+    for bad, words in [(b"{not json", "expected a PAM model file (JSON)"),
+                       (json.dumps({"format": "biomarker-kb PAM model"}).encode(), "bad.json"),
+                       (b"\xff\xfe", "got binary data")]:
+        r = client.post("/pam", files={"model_file": ("bad.json", bad, "application/json")})
+        assert r.status_code == 200 and 'class="problem"' in r.text, r.text[:300]
+        assert words in html.unescape(r.text)
+        assert "Genes and shrunken centroids" in r.text  # the published model's page, with the message
+    r = client.post("/pam", data={"x": "1"})
+    assert "model_file: expected a model file written by kb pam train" in html.unescape(r.text)

@@ -119,3 +119,14 @@ def patient_layer_svg(genes: list[str], centroids: dict[str, list[float]], sd: l
                               marker="o", markersize=math.sqrt(70), markerfacecolor="none", markeredgecolor="#1a1a1a",
                               markeredgewidth=1.6, label=patient_id, zorder=3))
     return to_svg(fig, f"{patient_id}'s gene values", "pam-patient")
+
+
+def cv_curve_svg(training: dict, chosen: float | None) -> str:
+    """A trained model's cross-validation curve (its error against the threshold, the genes kept on the top
+    axis, as `pamr.plotcv` draws the overall panel) as inline SVG, from the `training` block of its file."""
+    from kb.figures.svg import to_svg
+    from kb.pam.plots import cv_curve
+
+    fig = cv_curve(training["thresholds"], training["cv_errors"], training["nonzero"], None, [], chosen=chosen,
+                   title=f"PAM cross-validation ({'LOOCV' if training['folds'] == 'loo' else str(training['folds'].get('k')) + '-fold'})")
+    return to_svg(fig, "Cross-validated misclassification error against the shrinkage threshold", "cv")

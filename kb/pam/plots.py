@@ -73,7 +73,8 @@ def cv_curve(thresholds, errors, nonzero, class_errors, classes, *, se=None, cho
     Parameters
     ----------
     thresholds, errors, nonzero : sequences of length n_thresholds
-    class_errors : array-like of shape (n_classes, n_thresholds)
+    class_errors : array-like of shape (n_classes, n_thresholds), or None
+        The error within each class (a second panel); None draws the overall curve alone.
     classes : sequence of str
     se : sequence of length n_thresholds, optional
         Standard error of the CV error over folds (error bars).
@@ -81,29 +82,36 @@ def cv_curve(thresholds, errors, nonzero, class_errors, classes, *, se=None, cho
         The chosen threshold (a vertical line).
     """
     t, e, nz = np.asarray(thresholds, float), np.asarray(errors, float), np.asarray(nonzero)
-    fig = _figure(7.5, 7)
-    top, bottom = fig.subplots(2, 1, sharex=True)
+    if class_errors is None:  # a model file keeps the overall curve only: one panel
+        fig = _figure(7.5, 4)
+        top = fig.subplots(1, 1)
+        panels = (top,)
+    else:
+        fig = _figure(7.5, 7)
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        panels = (top, bottom)
     if se is not None:
         top.errorbar(t, e, yerr=np.asarray(se, float), color=_colour(1), ecolor="0.6", capsize=2, lw=1.5)
     else:
         top.plot(t, e, color=_colour(1), lw=1.5)
     best = e == e.min()
     top.plot(t[best], e[best], "x", color="black", ms=8, label="lowest error")
-    for k, c in enumerate(classes):
-        bottom.plot(t, np.asarray(class_errors, float)[k], color=_colour(k), lw=1.5, label=str(c))
-    for ax in (top, bottom):
+    if class_errors is not None:
+        for k, c in enumerate(classes):
+            bottom.plot(t, np.asarray(class_errors, float)[k], color=_colour(k), lw=1.5, label=str(c))
+        bottom.legend(title="true class", fontsize=8, loc="upper left")
+        bottom.set_title("error within each class", fontsize=10)
+    for ax in panels:
         ax.set_ylim(-0.05, 1.05)
         ax.set_ylabel("misclassification error")
         if chosen is not None:
             ax.axvline(chosen, color="0.3", ls="--", lw=1)
-    bottom.set_xlabel("threshold")
-    bottom.legend(title="true class", fontsize=8, loc="upper left")
+    panels[-1].set_xlabel("threshold")
     genes = top.secondary_xaxis("top")
     step = max(1, len(t) // 10)
     genes.set_xticks(t[::step], labels=[str(int(v)) for v in nz[::step]], fontsize=8)
     genes.set_xlabel("number of genes")
     top.set_title(f"{title} (overall error)", fontsize=11)
-    bottom.set_title("error within each class", fontsize=10)
     return fig
 
 
