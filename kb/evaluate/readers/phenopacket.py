@@ -34,11 +34,16 @@ def read(data: dict, label: str) -> Pending:
     from google.protobuf.json_format import ParseDict, ParseError
     from phenopackets import Phenopacket
 
+    from schemas.numbers import bad_number
+
     for key in ("id", "subject", "metaData"):
         if key not in data:
             raise InputError(f"{label}: {key}: required field is missing (a Phenopacket has id, subject and metaData)")
     if not isinstance(data["subject"], dict) or not isinstance(data["subject"].get("id"), str) or not data["subject"]["id"]:
         raise InputError(f"{label}: subject.id: expected the patient id (a non-empty string)")
+    bad = bad_number(data)  # before the bindings and float() see them: 1e400, NaN, a 400-digit integer
+    if bad is not None:
+        raise InputError(f"{label}: {bad[0].lstrip('.')}: {bad[1]}")
     try:
         ParseDict(data, Phenopacket())
     except ParseError as exc:
