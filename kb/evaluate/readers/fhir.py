@@ -173,7 +173,7 @@ def _observations(r: dict, where: str, ref: Optional[str]) -> list[Candidate]:
         c = Candidate(concept, None, ref=ref)  # a component's basis is the Observation that holds it
         q = part.get("valueQuantity")
         if q is not None:
-            c.value = float(q["value"]) if q.get("value") is not None else None
+            c.value = _number(q["value"], f"{w}.valueQuantity.value") if q.get("value") is not None else None
             c.unit = q.get("code") or q.get("unit")
             c.comparator = q.get("comparator")
         elif part.get("valueCodeableConcept") is not None:
@@ -185,13 +185,29 @@ def _observations(r: dict, where: str, ref: Optional[str]) -> list[Candidate]:
             c.value = "yes" if part["valueBoolean"] else "no"
         if part.get("dataAbsentReason"):
             c.absent = _code_of(part["dataAbsentReason"]) or part["dataAbsentReason"].get("text") or "unknown"
-        for rr in part.get("referenceRange") or r.get("referenceRange") or []:
+        ranges = [(f"{w}.referenceRange[{i}]", rr) for i, rr in enumerate(part.get("referenceRange") or [])] or \
+            [(f"{where}.referenceRange[{i}]", rr) for i, rr in enumerate(r.get("referenceRange") or [])]
+        for rw, rr in ranges:
             high = rr.get("high") or {}
             if high.get("value") is not None:
-                c.uln = float(high["value"])
+                c.uln = _number(high["value"], f"{rw}.high.value")
                 break
         out.append(c)
     return out
+
+
+def _number(value, where: str) -> float:
+    """A FHIR decimal as a finite float. JSON numbers were checked on reading (check_numbers); a decimal may
+    also arrive as a string the FHIR models accept ("1e400" matches the decimal pattern), so check again."""
+    from schemas.numbers import finite, number_in_text
+
+    try:
+        number = number_in_text(value) if isinstance(value, str) else finite(value)
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    if number is None:
+        raise InputError(f"{where}: expected a number, got {json.dumps(value)[:40]}")
+    return number
 
 
 # ---- files -------------------------------------------------------------------------------------------
