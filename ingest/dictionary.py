@@ -84,7 +84,8 @@ def load_vocabulary(seeds: Path, dictionary: Dictionary) -> None:
         "disease": [(d.name, d.aliases, dict(full_name=d.full_name, parent=(d.parents or [None])[0],
                                              parents=json.dumps(d.parents), doid=d.doid, ncit=d.ncit,
                                              icd10=json.dumps(d.icd10))) for d in vocab.diseases],
-        "therapy": [(t.name, t.aliases, dict(full_name=t.full_name, therapy_class=t.class_, rxnorm=t.rxnorm, ncit=t.ncit))
+        "therapy": [(t.name, t.aliases, dict(full_name=t.full_name, therapy_class=t.class_,
+                                             rxnorm=json.dumps(t.rxnorm), ncit=t.ncit))
                     for t in vocab.therapies],
         "timepoint": [(t.name, t.aliases, dict(phase=t.phase)) for t in vocab.timepoints],
     }

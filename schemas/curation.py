@@ -244,9 +244,15 @@ class TherapyIn(Strict):
     name: str
     full_name: Optional[str] = None
     class_: str = Field(alias="class")
-    rxnorm: Optional[str] = None
+    # RxNorm codes of the product (a clinical or branded drug, or the ingredient): a therapy may have several
+    rxnorm: list[str] = Field(default_factory=list)
     ncit: Optional[str] = None
     aliases: list[str] = Field(default_factory=list)
+
+    @field_validator("rxnorm", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, str) else value
 
     _rxnorm = field_validator("rxnorm")(_code("RXNORM"))
     _ncit = field_validator("ncit")(_code("NCIT"))

@@ -163,6 +163,7 @@ def terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
     out = [dict(zip(cols, row)) for row in cur.fetchall()]
     for term in out:
         term["parents"], term["icd10"] = json.loads(term["parents"]), json.loads(term["icd10"])
+        term["rxnorm"] = json.loads(term["rxnorm"]) if term["rxnorm"] else []
     return out
 
 
