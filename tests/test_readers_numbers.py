@@ -91,10 +91,11 @@ def test_a_volume_that_would_overflow_on_conversion(runner, built_db, tmp_path):
 def test_ndjson_lines_name_the_line_and_the_path(runner, built_db, tmp_path):
     lines = [json.dumps(e["resource"]) for e in BUNDLE["entry"]]
     lines[3] = lines[3].replace('"value": 410', '"value": 1e400')
-    path = tmp_path / "export.ndjson"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    _one_line_exit_2(runner.invoke(app, ["evaluate", str(path), "--db", str(built_db)]),
-                     f"{path}:4: Observation.valueQuantity.value")
+    for name in ("export.ndjson", "export.jsonl"):  # a .jsonl file of resources is read as NDJSON too
+        path = tmp_path / name
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        _one_line_exit_2(runner.invoke(app, ["evaluate", str(path), "--db", str(built_db)]),
+                         f"{path}:4: Observation.valueQuantity.value")
 
 
 PACKET_CASES = [

@@ -76,10 +76,13 @@ def load(path: str | os.PathLike) -> tuple[list[Record], str]:
         if data is not None:
             records = _standard(data, str(p))
             return records, "many" if len(records) > 1 else "single"
+    if p.is_file() and p.suffix.lower() == ".jsonl":  # FHIR resources one per line: read as NDJSON
+        text = _read(p)
+        first = next((line for line in text.split("\n") if line.strip()), "")
+        if _standard_document(first) is not None and fhir.looks_like_fhir(_standard_document(first)):
+            pend = fhir.read_objects(fhir.parse_ndjson(text, str(p)), str(p))
+            return [Record(str(p), None, x) for x in pend], "many" if len(pend) > 1 else "single"
     records, kind = load_records(p)
-    if kind == "jsonl" and records and isinstance(records[0].data, dict) and "resourceType" in records[0].data:
-        pend = fhir.read_objects(fhir.parse_ndjson(_read(p), str(p)), str(p))
-        return [Record(str(p), None, x) for x in pend], "many" if len(pend) > 1 else "single"
     return _detect(records, kind)
 
 
