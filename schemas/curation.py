@@ -229,9 +229,11 @@ class DiseaseIn(Strict):
     doid: Optional[str] = None
     ncit: Optional[str] = None
     icd10: list[str] = Field(default_factory=list)  # a code covers its subcodes (C83.3 covers C83.30-C83.39)
+    snomed: Optional[str] = None  # SNOMED CT concept id (format and Verhoeff check digit checked)
     aliases: list[str] = Field(default_factory=list)
 
     _doid = field_validator("doid")(_code("DOID"))
+    _snomed = field_validator("snomed")(_code("SNOMED"))
 
     @property
     def parents(self) -> list[str]:

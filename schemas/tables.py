@@ -91,6 +91,7 @@ class Term(SQLModel, table=True):
     doid: Optional[str] = None
     ncit: Optional[str] = None
     icd10: str = "[]"  # JSON list of ICD-10 codes (diseases); each covers its subcodes
+    snomed: Optional[str] = None  # SNOMED CT concept id (diseases)
     rxnorm: Optional[str] = None  # JSON list of RxNorm codes (therapies)
     therapy_class: Optional[str] = None
     phase: Optional[str] = None  # timepoints: pre | post | any

@@ -34,6 +34,7 @@ def _seeded_codes():
     for d in vocab["diseases"]:
         out += [(s.upper(), d[s], d["name"]) for s in ("doid", "ncit") if d.get(s)]
         out += [("ICD10", c, d["name"]) for c in d.get("icd10", [])]
+        out += [("SNOMED", d["snomed"], d["name"])] if d.get("snomed") else []
     for t in vocab["therapies"]:
         out += [("NCIT", t["ncit"], t["name"])] if t.get("ncit") else []
         out += [("RXNORM", c, t["name"]) for c in ([t["rxnorm"]] if isinstance(t.get("rxnorm"), str) else t.get("rxnorm") or [])]
@@ -186,3 +187,29 @@ def test_an_unknown_rxnorm_code_is_not_guessed(con, tmp_path):
 
 def test_il12_resolves_by_its_loinc_code(con):
     assert MarkerIndex(con).resolve("41760-0").name == "IL-12"
+
+
+@pytest.mark.parametrize("code, ok", [("277571004", True), ("92814006", True), ("277571005", False), ("92814007", False),
+                                      ("012345", False), ("12345", False), ("1234567890123456789", False)])
+def test_snomed_format_and_verhoeff_check_digit(code, ok):
+    assert (check_format("SNOMED", code) is None) is ok
+
+
+def test_a_fhir_condition_coded_by_snomed_alone_resolves(con, tmp_path):
+    """SNOMED CT 277571004 is B-cell ALL: a lineage-specific code, so B-ALL (not the ALL node) from the code alone."""
+    from kb.evaluate.evaluator import evaluate_path
+
+    bundle = json.loads(EXAMPLE_BUNDLE.read_text(encoding="utf-8"))
+    for e in bundle["entry"]:
+        if e["resource"]["resourceType"] == "Condition":
+            e["resource"]["code"] = {"coding": [{"system": "http://snomed.info/sct", "code": "277571004"}]}
+    path = tmp_path / "ball.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    summaries, _ = evaluate_path(path, con=con)
+    assert summaries[0]["patient"]["disease"] == "B-ALL"
+
+
+def test_disease_resolves_by_snomed_code(con):
+    vocab = Vocabulary(con, "disease")
+    assert vocab.resolve("SNOMED:92814006")["name"] == "CLL"
+    assert vocab.resolve("SCTID:277571004")["name"] == "B-ALL"

@@ -157,7 +157,7 @@ def marker_aliases(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, str, 
 
 def terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
     cur = con.execute(
-        "SELECT name, full_name, parent, parents, doid, ncit, icd10, rxnorm, therapy_class, phase FROM term "
+        "SELECT name, full_name, parent, parents, doid, ncit, icd10, snomed, rxnorm, therapy_class, phase FROM term "
         "WHERE vocabulary = ? ORDER BY name", [vocabulary])
     cols = [d[0] for d in cur.description]
     out = [dict(zip(cols, row)) for row in cur.fetchall()]

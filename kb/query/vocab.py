@@ -27,7 +27,7 @@ class Vocabulary:
         self._spellings: dict[str, str] | None = None
         self.codes: dict[tuple[str, str], str] = {}
         for t in self.terms.values():
-            for system, code in (("DOID", t.get("doid")), ("NCIT", t.get("ncit"))):
+            for system, code in (("DOID", t.get("doid")), ("NCIT", t.get("ncit")), ("SNOMED", t.get("snomed"))):
                 if code:
                     self.codes[(system, code)] = t["name"]
             for code in t.get("rxnorm") or []:

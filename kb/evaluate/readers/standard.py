@@ -252,8 +252,8 @@ class Binder:
     @staticmethod
     def _term(vocab, c: Concept) -> Optional[dict]:
         for k in c.codings:
-            if k.system in ("ICD10", "DOID", "NCIT", "RXNORM") and k.code:
-                code = k.code if k.system in ("ICD10", "RXNORM") or ":" in k.code else f"{k.system}:{k.code}"
+            if k.system in ("ICD10", "DOID", "NCIT", "RXNORM", "SNOMED") and k.code:
+                code = k.code if k.system in ("ICD10", "RXNORM", "SNOMED") or ":" in k.code else f"{k.system}:{k.code}"
                 term = vocab.by_code(k.system, code.upper() if k.system != "DOID" else code)
                 if term:
                     return term
