@@ -23,7 +23,7 @@ EXTENSIONS = {"json": "json", "md": "md", "table": "txt", "fhir": "fhir.json"}
 
 def evaluate(patient: Path = typer.Argument(..., help="Patient record (our JSON or YAML), a JSONL file of records, a FHIR R4/R4B Bundle, resource or NDJSON file, a FHIR bulk-export directory of NDJSON files, a GA4GH Phenopacket v2 (JSON), or a directory of records."),
              at: Optional[str] = typer.Option(None, "--at", help="Evaluation time (YYYY-MM-DD or a dateTime) for FHIR and Phenopacket input: each marker's latest observation at or before it is used (default: the start of the CD19-directed therapy)."),
-             fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), md (a shareable report), fhir (a FHIR R4B Bundle of type collection: Patient and RiskAssessments)."),
+             fmt: Optional[str] = typer.Option(None, "--format", "-f", help="Output format: table (default on a terminal), json (default when piped), md (a shareable report), fhir (a FHIR R4B Bundle of type collection: Patient and RiskAssessments; several records: a collection Bundle of their Bundles)."),
              priors: str = typer.Option("published", "--priors", help="PAM class priors for the call: published (the training proportions) or equal. Both are always reported."),
              model: Optional[str] = typer.Option(None, "--model", help="PAM model for expression: a model file from `kb pam train`, or a model id in the knowledge base (default: the published 14-gene model). A record's own `model` field wins."),
              out: Optional[Path] = typer.Option(None, "--out", help="Write one file per patient, <id>.json|md|txt, into this directory instead of printing."),
@@ -61,8 +61,7 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
         _write(summaries, fmt, out)
         return
     if fmt == "fhir":
-        bundles = _bundles(summaries, db)
-        typer.echo(dumps(bundles[0] if kind == "single" else bundles))
+        typer.echo(dumps(_fhir(summaries, kind, db)))
         return
     if fmt == "json":
         if kind == "jsonl":
@@ -88,18 +87,17 @@ def _plot(summaries: list[dict], plot: Path) -> None:
         echo(f"kb: wrote {path}", err=True)
 
 
-def _bundles(summaries: list[dict], db) -> list[dict]:
-    """Each summary as a FHIR Bundle of type collection (kb.evaluate.fhir_out)."""
-    from kb.core import store
-    from kb.evaluate.fhir_out import to_bundle
+def _fhir(summaries: list[dict], kind: str, db) -> dict:
+    """The summaries as FHIR (kb.evaluate.fhir_out): one record's Bundle, or a Bundle of the records' Bundles."""
+    from kb.evaluate.fhir_out import loinc_codes, to_document
     from kb.query.database import connect
 
     con = connect(db)
     try:
-        loinc = {mid: codes[0]["code"] for mid, codes in store.marker_codes(con).items() if codes[0]["system"] == "LOINC"}
+        loinc = loinc_codes(con)
     finally:
         con.close()
-    return [to_bundle(s, loinc) for s in summaries]
+    return to_document(summaries, kind, loinc)
 
 
 def _filename(patient_id: str, ext: str) -> str:

@@ -17,7 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 P001 = (ROOT / "examples" / "P001.json").read_text()
-BAD = (ROOT / "examples" / "bad" / "units.json").read_text()
+BAD = (ROOT / "examples" / "bad" / "units.json").read_text()  # moved to examples/bad/ with the other bad inputs
+FHIR_BUNDLE = (ROOT / "examples" / "fhir" / "P002.bundle.json").read_text()
+FHIR = "application/fhir+json"
 COHORT = "{cohort}"  # filled in with the published model's genes: two samples, on its two centroids
 
 REQUESTS = [
@@ -32,6 +34,8 @@ REQUESTS = [
     ("PAM models", "GET", "/v1/pam/models", None, None),
     ("One PAM model (= `kb pam show shao2022-14gene`)", "GET", "/v1/pam/models/shao2022-14gene", None, None),
     ("A patient risk summary (= `kb evaluate examples/P001.json`)", "POST", "/v1/evaluate", "application/json", P001),
+    ("A FHIR Bundle in, a FHIR Bundle out (`Accept: application/fhir+json`, = `kb evaluate --format fhir`)", "POST",
+     "/v1/evaluate", FHIR, FHIR_BUNDLE, FHIR),
     ("A cohort scored (= `kb score`, plus rows)", "POST", "/v1/score", "text/csv", COHORT),
     ("Version", "GET", "/v1/version", None, None),
     ("Health", "GET", "/health", None, None),
@@ -39,6 +43,7 @@ REQUESTS = [
     ("Ambiguous marker: 400 with the candidates", "GET", "/v1/evidence?marker=CD8%20T%20cells", None, None),
     ("Bad patient record: 422 naming the field", "POST", "/v1/evaluate", "application/json", BAD),
     ("Unsupported media type: 415", "POST", "/v1/evaluate", "text/plain", "{}"),
+    ("Not acceptable: 406", "POST", "/v1/evaluate", "application/json", P001, "application/xml"),
     ("A bad value: 422", "GET", "/v1/evidence?marker=LDH&direction=up", None, None),
 ]
 HEADERS = ("content-type", "etag")
@@ -79,13 +84,17 @@ def write() -> None:
             cohort = ",".join(["sample"] + [g["symbol"] for g in genes]) + "\n" + "".join(
                 ",".join([f"S{k + 1}"] + [f"{g['centroids'][c]:.3f}" for g in genes]) + "\n"
                 for k, c in enumerate(("CR", "NR")))
-            for title, method, path, media, body in REQUESTS:
+            for title, method, path, media, body, *accept in REQUESTS:
                 body = cohort if body == COHORT else body
                 headers = {"Content-Type": media} if media else {}
+                if accept:
+                    headers["Accept"] = accept[0]
                 r = client.request(method, path, content=body, headers=headers)
                 curl = f"curl -s {'-X POST ' if method == 'POST' else ''}"
                 if media:
                     curl += f"-H 'Content-Type: {media}' --data-binary @FILE "
+                if accept:
+                    curl += f"-H 'Accept: {accept[0]}' "
                 curl += f"'http://127.0.0.1:8000{path}'"
                 shown = "\n".join(f"{h}: {r.headers[h]}" for h in HEADERS if h in r.headers)
                 text = json.dumps(_abridge(r.json()), indent=2, ensure_ascii=False)

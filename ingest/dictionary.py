@@ -83,8 +83,9 @@ def load_vocabulary(seeds: Path, dictionary: Dictionary) -> None:
     groups = {
         "disease": [(d.name, d.aliases, dict(full_name=d.full_name, parent=(d.parents or [None])[0],
                                              parents=json.dumps(d.parents), doid=d.doid, ncit=d.ncit,
-                                             icd10=json.dumps(d.icd10))) for d in vocab.diseases],
-        "therapy": [(t.name, t.aliases, dict(full_name=t.full_name, therapy_class=t.class_, rxnorm=t.rxnorm, ncit=t.ncit))
+                                             icd10=json.dumps(d.icd10), snomed=d.snomed)) for d in vocab.diseases],
+        "therapy": [(t.name, t.aliases, dict(full_name=t.full_name, therapy_class=t.class_,
+                                             rxnorm=json.dumps(t.rxnorm), ncit=t.ncit))
                     for t in vocab.therapies],
         "timepoint": [(t.name, t.aliases, dict(phase=t.phase)) for t in vocab.timepoints],
     }
@@ -115,7 +116,7 @@ def load_vocabulary(seeds: Path, dictionary: Dictionary) -> None:
         cycle = _cycle(d.name, parents)
         if cycle:  # every line of ancestors must end at a root, or ancestry (and applicability) never ends
             raise located.error(("diseases", i, "parent"), f"the disease hierarchy has a cycle: {' -> '.join(cycle)}")
-        for field_name, codes in (("doid", [d.doid]), ("ncit", [d.ncit]), ("icd10", d.icd10)):
+        for field_name, codes in (("doid", [d.doid]), ("ncit", [d.ncit]), ("icd10", d.icd10), ("snomed", [d.snomed])):
             for code in filter(None, codes):
                 if code in code_owner:
                     raise located.error(("diseases", i, field_name), f"{code} names both {code_owner[code]!r} and {d.name!r}")

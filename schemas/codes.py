@@ -1,5 +1,5 @@
-"""Clinical code systems at the edges: the formats of LOINC, HGNC, DOID, NCIt, ICD-10 and RxNorm codes,
-the LOINC check digit, and reading a code a user or a record writes (`LOINC:2532-0`, `2532-0`, `C83.3`).
+"""Clinical code systems at the edges: the formats of LOINC, HGNC, DOID, NCIt, ICD-10, RxNorm and SNOMED CT
+codes, the LOINC and SNOMED CT check digits, and reading a code a user or a record writes (`LOINC:2532-0`, `2532-0`, `C83.3`).
 
 Only the format is checked here; whether a code means what the seeds say it means is a fact of the code
 system, which the seeds record only where it was confirmed (see docs/evaluate.md, "Codes").
@@ -23,8 +23,10 @@ PATTERNS = {
     "NCIT": re.compile(r"^NCIT:C\d{1,7}$"),
     "ICD10": re.compile(r"^[A-TV-Z]\d\d(?:\.[0-9A-Z]{1,4})?$"),
     "RXNORM": re.compile(r"^\d{1,8}$"),
+    # an SCTID: 6-18 digits, no leading zero; the last is a Verhoeff check digit (checked below)
+    "SNOMED": re.compile(r"^[1-9]\d{5,17}$"),
 }
-_PREFIXED = re.compile(r"^(LOINC|HGNC|DOID|NCIT|NCI|ICD10|ICD-10|ICD10CM|ICD-10-CM|RXNORM)\s*:\s*(\S+)$", re.I)
+_PREFIXED = re.compile(r"^(LOINC|HGNC|DOID|NCIT|NCI|ICD10|ICD-10|ICD10CM|ICD-10-CM|RXNORM|SNOMED|SNOMEDCT|SCTID)\s*:\s*(\S+)$", re.I)
 
 
 def loinc_check_digit(body: str) -> int:
@@ -37,6 +39,24 @@ def loinc_check_digit(body: str) -> int:
             d = d - 9 if d > 9 else d
         total += d
     return (10 - total % 10) % 10
+
+
+# Verhoeff's dihedral-group tables (the check digit of SNOMED CT identifiers)
+_D = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5], [2, 3, 4, 0, 1, 7, 8, 9, 5, 6],
+      [3, 4, 0, 1, 2, 8, 9, 5, 6, 7], [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+      [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3], [8, 7, 6, 5, 9, 3, 2, 1, 0, 4],
+      [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]
+_P = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4], [5, 8, 0, 3, 7, 9, 6, 1, 4, 2],
+      [8, 9, 1, 6, 0, 4, 3, 5, 2, 7], [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+      [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]]
+
+
+def valid_verhoeff(digits: str) -> bool:
+    """True when the last digit is the Verhoeff check digit of the others (SNOMED CT identifiers)."""
+    c = 0
+    for i, ch in enumerate(reversed(digits)):
+        c = _D[c][_P[i % 8][int(ch)]]
+    return c == 0
 
 
 def valid_loinc(code: str) -> bool:
@@ -54,6 +74,8 @@ def check_format(system: str, code: str) -> Optional[str]:
     if system == "LOINC" and not valid_loinc(code):
         body = code.split("-")[0]
         return f"{code!r} fails the LOINC mod-10 check (the check digit of {body} is {loinc_check_digit(body)})"
+    if system == "SNOMED" and not valid_verhoeff(code):
+        return f"{code!r} fails the SNOMED CT Verhoeff check digit"
     return None
 
 
@@ -72,6 +94,8 @@ def parse_code(text: str) -> Optional[tuple[str, str]]:
             return "ICD10", body.upper()
         if prefix in ("HGNC", "DOID"):
             return prefix, f"{prefix}:{body}"
+        if prefix in ("SNOMED", "SNOMEDCT", "SCTID"):
+            return "SNOMED", body
         return prefix, body
     if PATTERNS["LOINC"].match(text):
         return "LOINC", text

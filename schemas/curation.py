@@ -229,9 +229,11 @@ class DiseaseIn(Strict):
     doid: Optional[str] = None
     ncit: Optional[str] = None
     icd10: list[str] = Field(default_factory=list)  # a code covers its subcodes (C83.3 covers C83.30-C83.39)
+    snomed: Optional[str] = None  # SNOMED CT concept id (format and Verhoeff check digit checked)
     aliases: list[str] = Field(default_factory=list)
 
     _doid = field_validator("doid")(_code("DOID"))
+    _snomed = field_validator("snomed")(_code("SNOMED"))
 
     @property
     def parents(self) -> list[str]:
@@ -244,9 +246,15 @@ class TherapyIn(Strict):
     name: str
     full_name: Optional[str] = None
     class_: str = Field(alias="class")
-    rxnorm: Optional[str] = None
+    # RxNorm codes of the product (a clinical or branded drug, or the ingredient): a therapy may have several
+    rxnorm: list[str] = Field(default_factory=list)
     ncit: Optional[str] = None
     aliases: list[str] = Field(default_factory=list)
+
+    @field_validator("rxnorm", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return [value] if isinstance(value, str) else value
 
     _rxnorm = field_validator("rxnorm")(_code("RXNORM"))
     _ncit = field_validator("ncit")(_code("NCIT"))

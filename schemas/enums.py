@@ -1,6 +1,6 @@
 """Closed vocabularies of the data model (docs/design.md, "Data model"). Plain tuples: the query path may import them."""
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SOURCE_KINDS = ("primary study", "review", "case series")
 DOCUMENT_FORMATS = ("pdf-text", "markdown", "text")

@@ -72,3 +72,36 @@ def finite_float(**constraints: Any):
 FiniteFloat = finite_float()
 # An int or float that keeps its type (a curated 275 stays an int), finite and bounded.
 FiniteNumber = Annotated[Union[int, float], AfterValidator(_keep)]
+
+
+class OutOfRange:
+    """A JSON number with no finite float (`1e400`, `NaN`, `Infinity`), kept as written by a reader that names
+    the place of every number itself (the FHIR and Phenopacket readers); never a value: `bad_number` refuses it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def __repr__(self) -> str:
+        return self.text[:40]
+
+
+def bad_number(data: Any, lo: float = -MAGNITUDE, hi: float = MAGNITUDE) -> tuple[str, str] | None:
+    """(path, problem) of the first number in a JSON document that is not finite or not within [lo, hi],
+    else None. The path is FHIRPath-like (`.entry[3].resource.valueQuantity.value`), relative to `data`."""
+    stack: list[tuple[str, Any]] = [("", data)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((f"{path}.{str(k)[:40]}", v) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((f"{path}[{i}]", v) for i, v in reversed(list(enumerate(node))))
+        elif isinstance(node, OutOfRange):
+            return path, f"expected a finite number, got {node.text[:40]}"
+        elif isinstance(node, (int, float)) and not isinstance(node, bool):
+            try:
+                finite(node, lo, hi)
+            except ValueError as exc:
+                return path, str(exc)
+    return None

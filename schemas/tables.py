@@ -91,7 +91,8 @@ class Term(SQLModel, table=True):
     doid: Optional[str] = None
     ncit: Optional[str] = None
     icd10: str = "[]"  # JSON list of ICD-10 codes (diseases); each covers its subcodes
-    rxnorm: Optional[str] = None
+    snomed: Optional[str] = None  # SNOMED CT concept id (diseases)
+    rxnorm: Optional[str] = None  # JSON list of RxNorm codes (therapies)
     therapy_class: Optional[str] = None
     phase: Optional[str] = None  # timepoints: pre | post | any
 

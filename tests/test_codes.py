@@ -4,6 +4,7 @@ and --broader (evidence recorded at an ancestor, labelled as broader)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,6 +18,7 @@ from schemas.codes import check_format, loinc_check_digit, parse_code, valid_loi
 from schemas.curation import MarkerIn
 
 SEEDS = bundled_seeds()
+EXAMPLE_BUNDLE = Path(__file__).resolve().parent.parent / "examples" / "fhir" / "P002.bundle.json"
 
 
 def _seeded_codes():
@@ -32,8 +34,10 @@ def _seeded_codes():
     for d in vocab["diseases"]:
         out += [(s.upper(), d[s], d["name"]) for s in ("doid", "ncit") if d.get(s)]
         out += [("ICD10", c, d["name"]) for c in d.get("icd10", [])]
+        out += [("SNOMED", d["snomed"], d["name"])] if d.get("snomed") else []
     for t in vocab["therapies"]:
-        out += [(s.upper(), t[s], t["name"]) for s in ("rxnorm", "ncit") if t.get(s)]
+        out += [("NCIT", t["ncit"], t["name"])] if t.get("ncit") else []
+        out += [("RXNORM", c, t["name"]) for c in ([t["rxnorm"]] if isinstance(t.get("rxnorm"), str) else t.get("rxnorm") or [])]
     return out
 
 
@@ -146,3 +150,66 @@ def test_cli_query_by_codes(runner, built_db):
     assert res.exit_code == 0 and json.loads(res.stdout)["evidence"]  # LDH, by its LOINC code
     res = runner.invoke(app, ["query", "--marker", "LDH", "--broader", "--db", str(built_db)])
     assert res.exit_code == 2 and "--broader" in res.stderr
+
+
+@pytest.mark.parametrize("coding, therapy", [
+    ({"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1987402"}, "axi-cel"),
+    ({"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "2387347"}, "brexu-cel"),
+    ({"system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "code": "C102758"}, "tisa-cel"),
+    ({"system": "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl", "code": "C62528"}, "blinatumomab")])
+def test_a_fhir_therapy_coded_by_rxnorm_or_ncit_alone_resolves(con, tmp_path, coding, therapy):
+    """Confirmed codes (seeds/vocabulary.yaml, with their sources): no text or display to fall back on."""
+    from kb.evaluate.evaluator import evaluate_path
+
+    bundle = json.loads(EXAMPLE_BUNDLE.read_text(encoding="utf-8"))
+    for e in bundle["entry"]:
+        if e["resource"]["resourceType"] == "MedicationAdministration":
+            e["resource"]["medicationCodeableConcept"] = {"coding": [coding]}
+    path = tmp_path / "coded.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    summaries, _ = evaluate_path(path, con=con)
+    assert summaries[0]["patient"]["therapy"] == therapy
+
+
+def test_an_unknown_rxnorm_code_is_not_guessed(con, tmp_path):
+    from kb.evaluate.evaluator import evaluate_path
+
+    bundle = json.loads(EXAMPLE_BUNDLE.read_text(encoding="utf-8"))
+    for e in bundle["entry"]:
+        if e["resource"]["resourceType"] == "MedicationAdministration":
+            e["resource"]["medicationCodeableConcept"] = {"coding": [
+                {"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1"}]}
+    path = tmp_path / "unknown.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    with pytest.raises(Exception, match="therapy: expected a medication or procedure"):
+        evaluate_path(path, con=con)
+
+
+def test_il12_resolves_by_its_loinc_code(con):
+    assert MarkerIndex(con).resolve("41760-0").name == "IL-12"
+
+
+@pytest.mark.parametrize("code, ok", [("277571004", True), ("92814006", True), ("277571005", False), ("92814007", False),
+                                      ("012345", False), ("12345", False), ("1234567890123456789", False)])
+def test_snomed_format_and_verhoeff_check_digit(code, ok):
+    assert (check_format("SNOMED", code) is None) is ok
+
+
+def test_a_fhir_condition_coded_by_snomed_alone_resolves(con, tmp_path):
+    """SNOMED CT 277571004 is B-cell ALL: a lineage-specific code, so B-ALL (not the ALL node) from the code alone."""
+    from kb.evaluate.evaluator import evaluate_path
+
+    bundle = json.loads(EXAMPLE_BUNDLE.read_text(encoding="utf-8"))
+    for e in bundle["entry"]:
+        if e["resource"]["resourceType"] == "Condition":
+            e["resource"]["code"] = {"coding": [{"system": "http://snomed.info/sct", "code": "277571004"}]}
+    path = tmp_path / "ball.json"
+    path.write_text(json.dumps(bundle), encoding="utf-8")
+    summaries, _ = evaluate_path(path, con=con)
+    assert summaries[0]["patient"]["disease"] == "B-ALL"
+
+
+def test_disease_resolves_by_snomed_code(con):
+    vocab = Vocabulary(con, "disease")
+    assert vocab.resolve("SNOMED:92814006")["name"] == "CLL"
+    assert vocab.resolve("SCTID:277571004")["name"] == "B-ALL"

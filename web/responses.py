@@ -82,3 +82,36 @@ def text_of(body: bytes, label: str = "body") -> str:
         return body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(f"{label}: expected UTF-8 text, got undecodable bytes at byte {exc.start}") from None
+
+
+def negotiate(request: Request, offered: tuple[str, ...]) -> str | None:
+    """The media type of `offered` the request's Accept header prefers (q-values honoured, parameters other
+    than q ignored), or None when the client takes anything (no Accept, or only a wildcard matches): then
+    the route answers in its default for the input. 406 naming the offered types when none is acceptable."""
+    raw = request.headers.get("accept", "").strip()
+    if not raw:
+        return None
+    ranges = []
+    for part in raw.split(","):
+        mime, *params = [p.strip() for p in part.split(";")]
+        q = 1.0
+        for p in params:
+            key, _, value = p.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        if mime:
+            ranges.append((mime.lower(), q if 0 <= q <= 1 else 0.0))
+    best, best_q, wildcard = None, 0.0, False
+    for mime in offered:
+        major = mime.split("/")[0]
+        exact = [q for m, q in ranges if m == mime]
+        loose = [q for m, q in ranges if m in (f"{major}/*", "*/*")]
+        q, is_wild = (max(exact), False) if exact else ((max(loose), True) if loose else (0.0, False))
+        if q > best_q:
+            best, best_q, wildcard = mime, q, is_wild
+    if best is None:
+        raise Problem(406, "not-acceptable", f"Accept: expected one of {', '.join(offered)} (or */*), got {raw[:80]!r}")
+    return None if wildcard else best

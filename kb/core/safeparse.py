@@ -130,16 +130,24 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a number; expected a finite number")
 
 
-def json_loads(text: str) -> Any:
-    """`json.loads`, refusing NaN, Infinity, 1e400 (read as infinity) and over-long integers or nesting."""
+def json_loads(text: str, keep_out_of_range: bool = False) -> Any:
+    """`json.loads`, refusing NaN, Infinity, 1e400 (read as infinity) and over-long integers or nesting.
+
+    `keep_out_of_range`: NaN, Infinity and 1e400 are kept as `schemas.numbers.OutOfRange` instead, for a
+    reader that checks every number itself and names its place in the document (FHIR, Phenopacket)."""
+    from schemas.numbers import OutOfRange
+
     def finite_float(s: str) -> float:
         value = float(s)
         if not math.isfinite(value):
+            if keep_out_of_range:
+                return OutOfRange(s)  # type: ignore[return-value]
             raise ValueError(f"{s[:40]} is out of range; expected a finite number")
         return value
 
+    constant = OutOfRange if keep_out_of_range else _refuse_constant
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=finite_float)
+        return json.loads(text, parse_constant=constant, parse_float=finite_float)
     except json.JSONDecodeError as exc:
         raise ParseProblem(exc.lineno, f"invalid JSON: {exc.msg} at column {exc.colno}") from None
     except RecursionError:

@@ -218,12 +218,13 @@ def terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
 
 def _terms(con: duckdb.DuckDBPyConnection, vocabulary: str) -> list[dict]:
     cur = con.execute(
-        "SELECT name, full_name, parent, parents, doid, ncit, icd10, rxnorm, therapy_class, phase FROM term "
+        "SELECT name, full_name, parent, parents, doid, ncit, icd10, snomed, rxnorm, therapy_class, phase FROM term "
         "WHERE vocabulary = ? ORDER BY name", [vocabulary])
     cols = [d[0] for d in cur.description]
     out = [dict(zip(cols, row)) for row in cur.fetchall()]
     for term in out:
         term["parents"], term["icd10"] = json.loads(term["parents"]), json.loads(term["icd10"])
+        term["rxnorm"] = json.loads(term["rxnorm"]) if term["rxnorm"] else []
     return out
 
 

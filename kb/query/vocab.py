@@ -27,9 +27,11 @@ class Vocabulary:
         self._spellings: dict[str, str] | None = None
         self.codes: dict[tuple[str, str], str] = {}
         for t in self.terms.values():
-            for system, code in (("DOID", t.get("doid")), ("NCIT", t.get("ncit")), ("RXNORM", t.get("rxnorm"))):
+            for system, code in (("DOID", t.get("doid")), ("NCIT", t.get("ncit")), ("SNOMED", t.get("snomed"))):
                 if code:
                     self.codes[(system, code)] = t["name"]
+            for code in t.get("rxnorm") or []:
+                self.codes[("RXNORM", code)] = t["name"]
             for code in t.get("icd10") or []:
                 self.codes[("ICD10", code)] = t["name"]
 

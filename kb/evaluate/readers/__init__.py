@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from kb.core.errors import InputError
+from kb.core.safeparse import ParseProblem, json_loads
 from kb.evaluate.records import Record, TooManyRecords, load_records, parse_text
 
 # format names a caller may declare (the HTTP API maps media types to these)
@@ -42,6 +43,19 @@ def _detect(records: list[Record], kind: str) -> tuple[list[Record], str]:
     return out, kind
 
 
+def _standard_document(text: str):
+    """The JSON document when `text` is one FHIR resource or Phenopacket, else None. Numbers that have no
+    finite float are kept (schemas.numbers.OutOfRange) so that the reader names their place in the
+    document; anything else is read again by the native reader, which words its own errors."""
+    from kb.evaluate.readers import fhir, phenopacket
+
+    try:
+        data = json_loads(text, keep_out_of_range=True)
+    except ParseProblem:
+        return None
+    return data if fhir.looks_like_fhir(data) or phenopacket.looks_like_phenopacket(data) else None
+
+
 def load(path: str | os.PathLike) -> tuple[list[Record], str]:
     """The records at `path`: a record file, JSONL, a FHIR JSON or NDJSON file, a Phenopacket, or a directory
     (of records, or of NDJSON files as a FHIR bulk export writes them)."""
@@ -58,10 +72,18 @@ def load(path: str | os.PathLike) -> tuple[list[Record], str]:
     if p.is_dir():
         records, kind = load_records(p)
         return _detect(records, kind)
+    if p.is_file() and p.suffix.lower() == ".json":
+        data = _standard_document(_read(p))
+        if data is not None:
+            records = _standard(data, str(p))
+            return records, "many" if len(records) > 1 else "single"
+    if p.is_file() and p.suffix.lower() == ".jsonl":  # FHIR resources one per line: read as NDJSON
+        text = _read(p)
+        first = next((line for line in text.split("\n") if line.strip()), "")
+        if _standard_document(first) is not None and fhir.looks_like_fhir(_standard_document(first)):
+            pend = fhir.read_objects(fhir.parse_ndjson(text, str(p)), str(p))
+            return [Record(str(p), None, x) for x in pend], "many" if len(pend) > 1 else "single"
     records, kind = load_records(p)
-    if kind == "jsonl" and records and isinstance(records[0].data, dict) and "resourceType" in records[0].data:
-        pend = fhir.read_objects(fhir.parse_ndjson(_read(p), str(p)), str(p))
-        return [Record(str(p), None, x) for x in pend], "many" if len(pend) > 1 else "single"
     return _detect(records, kind)
 
 
@@ -76,17 +98,22 @@ def from_text(text: str, fmt: str, label: str, max_records: int | None = None) -
         records, kind = [Record(label, None, x) for x in pend], "many" if len(pend) > 1 else "single"
     elif fmt in ("fhir", "phenopacket"):
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
+            data = json_loads(text, keep_out_of_range=True)
+        except ParseProblem as exc:
             raise InputError(f"{label}: expected {'a FHIR resource' if fmt == 'fhir' else 'a Phenopacket'} (JSON); "
-                             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+                             f"not valid JSON at line {exc.line}: {exc.problem.removeprefix('invalid JSON: ')}") from None
         ok = fhir.looks_like_fhir(data) if fmt == "fhir" else phenopacket.looks_like_phenopacket(data)
         if not ok:
             raise InputError(f"{label}: expected {'a FHIR resource (an object with resourceType)' if fmt == 'fhir' else 'a Phenopacket (an object with id, subject, metaData)'}")
         records = _standard(data, label)
         kind = "many" if len(records) > 1 else "single"
     else:
-        records, kind = _detect(*parse_text(text, fmt, label))
+        data = _standard_document(text) if fmt == "json" else None
+        if data is not None:
+            records = _standard(data, label)
+            kind = "many" if len(records) > 1 else "single"
+        else:
+            records, kind = _detect(*parse_text(text, fmt, label))
     if max_records is not None and len(records) > max_records:
         raise TooManyRecords(f"{label}: {len(records)} records; expected at most {max_records} per request")
     return records, kind

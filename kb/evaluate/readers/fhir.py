@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Iterable, Optional
 
 from kb.core.errors import InputError
+from kb.core.safeparse import ParseProblem, json_loads
 from kb.evaluate.readers.standard import Candidate, Coding, Concept, Pending, parse_when, system_name
 
 THERAPY_TYPES = ("MedicationStatement", "MedicationRequest", "MedicationAdministration", "Procedure")
@@ -42,27 +43,50 @@ def _validate(resource: dict, where: str) -> None:
     raise InputError(f"{path}: {msg} (got {json.dumps(err.get('input'), default=str)[:60]})")
 
 
-def resources(data: dict, where: str) -> Iterable[tuple[dict, str]]:
-    """(resource, FHIRPath-style location) of a resource or of every entry of a Bundle, validated."""
+def check_numbers(data, where: str) -> None:
+    """Every number of a resource finite and within schemas.numbers.MAGNITUDE, else an InputError naming it in
+    FHIRPath style (`Bundle.entry[3].resource.valueQuantity.value`); run before the models see the numbers."""
+    from schemas.numbers import bad_number
+
+    bad = bad_number(data)
+    if bad is not None:
+        raise InputError(f"{where}{bad[0]}: {bad[1]}")
+
+
+def resources(data: dict, where: str, full_url: Optional[str] = None) -> Iterable[tuple[dict, str, Optional[str]]]:
+    """(resource, FHIRPath-style location, the entry's fullUrl) of a resource or of every entry of a Bundle,
+    validated."""
+    if full_url is None:  # the outermost call: one walk over every number of the document
+        check_numbers(data, where)
     _validate(data, where)
     if data["resourceType"] == "Bundle":
         for i, entry in enumerate(data.get("entry") or []):
             if isinstance(entry.get("resource"), dict):
-                yield from resources(entry["resource"], f"{where}.entry[{i}].resource") if \
-                    entry["resource"].get("resourceType") == "Bundle" else [(entry["resource"], f"{where}.entry[{i}].resource")]
+                w, url = f"{where}.entry[{i}].resource", entry.get("fullUrl") or ""
+                yield from resources(entry["resource"], w, url) if entry["resource"].get("resourceType") == "Bundle" \
+                    else [(entry["resource"], w, url or None)]
     else:
-        yield data, where
+        yield data, where, full_url or None
+
+
+def reference(r: dict, full_url: Optional[str]) -> Optional[str]:
+    """How another resource refers to `r`: `Type/id`, else the entry's fullUrl, else None."""
+    if r.get("id"):
+        return f"{r['resourceType']}/{r['id']}"
+    return full_url
 
 
 def read_objects(objects: list[tuple[dict, str]], label: str) -> list[Pending]:
     """Pending records, one per Patient (or one for the input when it names no Patient)."""
-    flat = [(r, w) for data, where in objects for r, w in resources(data, where)]
-    patients = [(r, w) for r, w in flat if r["resourceType"] == "Patient"]
-    ids = [r.get("id") or w for r, w in patients]
-    pendings = {pid: Pending("fhir", str(pid)) for pid in ids}
+    flat = [(r, w, u) for data, where in objects for r, w, u in resources(data, where)]
+    pendings: dict = {}
+    for r, w, u in flat:
+        if r["resourceType"] == "Patient":
+            pid = str(r.get("id") or u or w)
+            pendings[pid] = Pending("fhir", pid, patient={"reference": reference(r, u), "where": w, "resource": r})
     if not pendings:
         pendings = {None: Pending("fhir", Path(label).stem or "patient")}
-    for r, w in flat:
+    for r, w, u in flat:
         kind = r["resourceType"]
         if kind in ("Patient", "Bundle"):
             continue
@@ -93,7 +117,7 @@ def read_objects(objects: list[tuple[dict, str]], label: str) -> list[Pending]:
             if r.get("status") in IGNORED_OBSERVATION:
                 p.unused.append({"where": w, "what": _concept(r.get("code"), w).label(), "why": f"status {r['status']}"})
                 continue
-            p.candidates.extend(_observations(r, w))
+            p.candidates.extend(_observations(r, w, reference(r, u)))
         else:
             p.unused.append({"where": w, "what": kind, "why": f"{kind} resources are not used"})
     return list(pendings.values())
@@ -137,7 +161,7 @@ def _start(r: dict):
     return None
 
 
-def _observations(r: dict, where: str) -> list[Candidate]:
+def _observations(r: dict, where: str, ref: Optional[str]) -> list[Candidate]:
     when = parse_when(r.get("effectiveDateTime") or (r.get("effectivePeriod") or {}).get("start") or r.get("issued"))
     out = []
     parts = [(r, where)] if (r.get("code") and (any(k.startswith("value") for k in r) or r.get("dataAbsentReason")
@@ -146,10 +170,10 @@ def _observations(r: dict, where: str) -> list[Candidate]:
     for part, w in parts:
         concept = _concept(part.get("code"), w)
         concept.when = when
-        c = Candidate(concept, None)
+        c = Candidate(concept, None, ref=ref)  # a component's basis is the Observation that holds it
         q = part.get("valueQuantity")
         if q is not None:
-            c.value = float(q["value"]) if q.get("value") is not None else None
+            c.value = _number(q["value"], f"{w}.valueQuantity.value") if q.get("value") is not None else None
             c.unit = q.get("code") or q.get("unit")
             c.comparator = q.get("comparator")
         elif part.get("valueCodeableConcept") is not None:
@@ -161,13 +185,29 @@ def _observations(r: dict, where: str) -> list[Candidate]:
             c.value = "yes" if part["valueBoolean"] else "no"
         if part.get("dataAbsentReason"):
             c.absent = _code_of(part["dataAbsentReason"]) or part["dataAbsentReason"].get("text") or "unknown"
-        for rr in part.get("referenceRange") or r.get("referenceRange") or []:
+        ranges = [(f"{w}.referenceRange[{i}]", rr) for i, rr in enumerate(part.get("referenceRange") or [])] or \
+            [(f"{where}.referenceRange[{i}]", rr) for i, rr in enumerate(r.get("referenceRange") or [])]
+        for rw, rr in ranges:
             high = rr.get("high") or {}
             if high.get("value") is not None:
-                c.uln = float(high["value"])
+                c.uln = _number(high["value"], f"{rw}.high.value")
                 break
         out.append(c)
     return out
+
+
+def _number(value, where: str) -> float:
+    """A FHIR decimal as a finite float. JSON numbers were checked on reading (check_numbers); a decimal may
+    also arrive as a string the FHIR models accept ("1e400" matches the decimal pattern), so check again."""
+    from schemas.numbers import finite, number_in_text
+
+    try:
+        number = number_in_text(value) if isinstance(value, str) else finite(value)
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    if number is None:
+        raise InputError(f"{where}: expected a number, got {json.dumps(value)[:40]}")
+    return number
 
 
 # ---- files -------------------------------------------------------------------------------------------
@@ -178,9 +218,9 @@ def parse_ndjson(text: str, label: str) -> list[tuple[dict, str]]:
         if not line.strip():
             continue
         try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{label}:{n}: expected one FHIR resource per line (NDJSON); {exc.msg} at column {exc.colno}") from None
+            data = json_loads(line, keep_out_of_range=True)  # check_numbers names any non-finite one
+        except ParseProblem as exc:
+            raise InputError(f"{label}:{n}: expected one FHIR resource per line (NDJSON); {exc.problem}") from None
         if not looks_like_fhir(data):
             raise InputError(f"{label}:{n}: expected a FHIR resource (an object with resourceType)")
         out.append((data, f"{label}:{n}: {data['resourceType']}"))

@@ -34,11 +34,16 @@ def read(data: dict, label: str) -> Pending:
     from google.protobuf.json_format import ParseDict, ParseError
     from phenopackets import Phenopacket
 
+    from schemas.numbers import bad_number
+
     for key in ("id", "subject", "metaData"):
         if key not in data:
             raise InputError(f"{label}: {key}: required field is missing (a Phenopacket has id, subject and metaData)")
     if not isinstance(data["subject"], dict) or not isinstance(data["subject"].get("id"), str) or not data["subject"]["id"]:
         raise InputError(f"{label}: subject.id: expected the patient id (a non-empty string)")
+    bad = bad_number(data)  # before the bindings and float() see them: 1e400, NaN, a 400-digit integer
+    if bad is not None:
+        raise InputError(f"{label}: {bad[0].lstrip('.')}: {bad[1]}")
     try:
         ParseDict(data, Phenopacket())
     except ParseError as exc:
@@ -74,13 +79,15 @@ def read(data: dict, label: str) -> Pending:
         c = Candidate(concept, None)
         if "quantity" in value:
             q = value["quantity"]
-            if not isinstance(q.get("value"), (int, float)):
+            if isinstance(q.get("value"), bool) or not isinstance(q.get("value"), (int, float)):
                 raise InputError(f"{label}: {where}.value.quantity.value: expected a number, got {json.dumps(q.get('value'))}")
             c.value = float(q["value"])
             unit = _term(q.get("unit"), f"{label}: {where}.value.quantity.unit")
             c.unit = unit.code if unit.system == "UCUM" else (unit.display or unit.code)
             high = (q.get("referenceRange") or {}).get("high")
-            c.uln = float(high) if isinstance(high, (int, float)) else None
+            if high is not None and (isinstance(high, bool) or not isinstance(high, (int, float))):
+                raise InputError(f"{label}: {where}.value.quantity.referenceRange.high: expected a number, got {json.dumps(high)[:40]}")
+            c.uln = float(high) if high is not None else None
         elif "ontologyClass" in value:
             c.value = _term(value["ontologyClass"], f"{label}: {where}.value.ontologyClass").display
         p.candidates.append(c)

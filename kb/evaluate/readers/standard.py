@@ -61,6 +61,7 @@ class Candidate:
     comparator: Optional[str] = None
     uln: Optional[float] = None
     absent: Optional[str] = None  # dataAbsentReason
+    ref: Optional[str] = None  # FHIR: the reference to the input's Observation (`Observation/id` or its fullUrl)
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Pending:
     candidates: list[Candidate] = field(default_factory=list)
     unused: list[dict] = field(default_factory=list)  # known at read time: ignored resources and why
     expression: Optional[dict] = None
+    patient: Optional[dict] = None  # FHIR: the input's Patient ({reference, where, resource})
 
 
 def system_name(system: Optional[str]) -> Optional[str]:
@@ -148,7 +150,7 @@ class Binder:
                                "why": f"measured {_iso(c.concept.when)}, after the evaluation time {_iso(when)}"})
                 continue
             by_marker.setdefault(mid, []).append((c, mid))
-        observations, chosen_dates = [], []
+        observations, chosen_dates, used = [], [], []
         for mid, found in by_marker.items():
             found.sort(key=lambda f: f[0].concept.when or dt.datetime.min, reverse=True)
             best = found[0][0]
@@ -164,6 +166,7 @@ class Binder:
                 if value is not None:
                     o[key] = value
             observations.append(o)
+            used.append({"marker": o["marker"], "where": best.concept.where, "reference": best.ref})
             chosen_dates.append(best.concept.when)
         timepoint = self._timepoint(start, at, chosen_dates)
         record = {"id": p.patient_id, "disease": disease, "therapy": therapy, "timepoint": timepoint,
@@ -171,7 +174,9 @@ class Binder:
         if p.expression:
             record["expression"] = p.expression
         facts = {"format": p.format, "evaluated_at": _iso(when), "therapy_start": _iso(start),
-                 "unused": unused, "conflicts": conflicts, "superseded": superseded}
+                 "used": used, "unused": unused, "conflicts": conflicts, "superseded": superseded}
+        if p.patient is not None:
+            facts["patient"] = p.patient
         return record, facts
 
     # ---- parts -------------------------------------------------------------------------------------
@@ -247,8 +252,8 @@ class Binder:
     @staticmethod
     def _term(vocab, c: Concept) -> Optional[dict]:
         for k in c.codings:
-            if k.system in ("ICD10", "DOID", "NCIT", "RXNORM") and k.code:
-                code = k.code if k.system in ("ICD10", "RXNORM") or ":" in k.code else f"{k.system}:{k.code}"
+            if k.system in ("ICD10", "DOID", "NCIT", "RXNORM", "SNOMED") and k.code:
+                code = k.code if k.system in ("ICD10", "RXNORM", "SNOMED") or ":" in k.code else f"{k.system}:{k.code}"
                 term = vocab.by_code(k.system, code.upper() if k.system != "DOID" else code)
                 if term:
                     return term
