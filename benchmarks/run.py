@@ -47,6 +47,28 @@ def cold_cli() -> None:
     print("(a) cold CLI, median of 15 interleaved runs")
     for name, values in times.items():
         report(name, statistics.median(values) * 1000, baseline * 1000, "ms", "<= 1.5x" if "json" in name else "")
+    completion_cost(kb, env)
+
+
+def completion_cost(kb: str, env: dict) -> None:
+    """(a') what typer's shell completion (`--install-completion`, `--show-completion`) costs at start-up:
+    the same commands through one wrapper, the root app's completion switched on and off, interleaved."""
+    code = ("import sys; sys.argv = ['kb'] + sys.argv[1:]; import cli.main as m; "
+            "m._app._add_completion = {}; m.main()")
+    commands = {"kb query --marker LDH (json)": ["query", "--marker", "LDH", "--format", "json"],
+                "kb --help (full app)": ["--help"]}
+    runs = {(name, flag): [sys.executable, "-c", code.format(flag), *args]
+            for name, args in commands.items() for flag in (False, True)}
+    for cmd in runs.values():
+        timed_runs(cmd, 1, env)
+    times: dict = {key: [] for key in runs}
+    for _ in range(15):
+        for key, cmd in runs.items():
+            times[key].append(timed_runs(cmd, 1, env))
+    print("(a') shell completion on vs off, median of 15 interleaved runs")
+    for name in commands:
+        off, on = (statistics.median(times[(name, flag)]) * 1000 for flag in (False, True))
+        report(f"{name}, completion on (off: baseline)", on, off, "ms", "< 5 ms or < 3 %")
 
 
 @section("query")
