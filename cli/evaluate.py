@@ -50,7 +50,7 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
         fail("--out: not available with --format fhir; redirect the Bundle to a file instead")
     from cli.progress import progress_bar, shown
 
-    with progress_bar() as bar:  # record by record, on stderr when it is a terminal (a large JSONL takes seconds)
+    with progress_bar(min_total=2) as bar:  # record by record (a large JSONL takes seconds; one record, no bar)
         summaries, kind = evaluate_path(patient, priors=priors, model=model, at=at, db=db,
                                         progress=bar if shown() else None)
     if plot is not None:
@@ -68,7 +68,7 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
         bundles = _bundles(summaries, db)
         typer.echo(dumps(bundles[0] if kind == "single" else bundles))
         return
-    with progress_bar() as bar:  # rendering thousands of summaries takes seconds too
+    with progress_bar(min_total=2) as bar:  # rendering thousands of summaries takes seconds too
         each = _each(summaries, bar if shown() else None)
         if fmt == "json":
             text = "\n".join(map(dumps_line, each)) if kind == "jsonl" else dumps(summaries[0] if kind == "single" else list(each))

@@ -10,6 +10,7 @@ erased when the work ends, so the terminal keeps only the command's own lines.
 from __future__ import annotations
 
 import sys
+import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional
 
@@ -31,30 +32,43 @@ def _silent(stage: str, done: float, total: float | None = None) -> None:
 
 
 @contextmanager
-def progress_bar() -> Iterator[Report]:
+def progress_bar(min_total: float | None = None) -> Iterator[Report]:
     """A `Report` callable drawing one bar on stderr while the block runs (a no-op when not `shown()`).
-    It may be called from another thread (kb score polls DuckDB from one)."""
+    The bar starts at the first report whose total reaches `min_total` (None: the first report), so a run
+    too small to need one (one patient record) neither draws it nor imports rich. It may be called from
+    another thread (kb score polls DuckDB from one)."""
     if not shown():
         yield _silent
         return
+    lock = threading.Lock()
+    state: dict = {}
+
+    def report(stage: str, done: float, total: float | None = None) -> None:
+        with lock:
+            if "bar" not in state:
+                if min_total is not None and (total is None or total < min_total):
+                    return
+                state["bar"] = _start()
+                state["task"] = state["bar"].add_task(stage, total=total, completed=done)
+            else:
+                state["bar"].update(state["task"], description=stage, completed=done, total=total)
+
+    try:
+        yield report
+    finally:
+        with lock:
+            if "bar" in state:
+                state["bar"].stop()  # its last frame is drawn, then erased (transient)
+
+
+def _start():
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    console = Console(file=sys.stderr)
-    progress = Progress(TextColumn("kb: {task.description}"), BarColumn(), TaskProgressColumn(),
-                        TimeElapsedColumn(), console=console, transient=True,
-                        redirect_stdout=False, redirect_stderr=False)
-    task = None
-
-    def report(stage: str, done: float, total: float | None = None) -> None:
-        nonlocal task
-        if task is None:
-            task = progress.add_task(stage, total=total, completed=done)
-        else:
-            progress.update(task, description=stage, completed=done, total=total)
-
-    with progress:
-        yield report
+    bar = Progress(TextColumn("kb: {task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                   console=Console(file=sys.stderr), transient=True, redirect_stdout=False, redirect_stderr=False)
+    bar.start()
+    return bar
 
 
 def fraction_report(report: Report) -> Callable[[str, float], None]:

@@ -21,10 +21,15 @@ ROOT = Path(__file__).resolve().parent.parent
 BAR = "━"  # rich's bar segments
 
 
-def _on_terminal(args: list[str], env: dict) -> tuple[int, bytes, str]:
+RICH_AT_EXIT = ("import atexit, sys\n"
+                "atexit.register(lambda: sys.stderr.write('\\nRICH=%s\\n' % ('rich' in sys.modules)))\n"
+                "sys.argv = ['kb'] + sys.argv[1:]\nfrom cli.main import main\nmain()\n")
+
+
+def _on_terminal(args: list[str], env: dict, entry: list[str] = ["-m", "cli.main"]) -> tuple[int, bytes, str]:  # noqa: B006
     """Run `kb ARGS` with stderr on a pseudo-terminal: (exit code, stdout bytes, what the terminal got)."""
     master, slave = os.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "cli.main", *args], stdout=subprocess.PIPE, stderr=slave,
+    proc = subprocess.Popen([sys.executable, *entry, *args], stdout=subprocess.PIPE, stderr=slave,
                             stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
     os.close(slave)
     received: list[bytes] = []
@@ -80,6 +85,14 @@ def test_evaluate_on_a_jsonl_shows_a_bar_on_a_terminal_only(env, tmp_path):
     assert out == piped_out and BAR.encode() not in out
 
 
+def test_one_record_draws_no_bar_even_on_a_terminal(env):
+    """A single record is never long: no bar, and rich is not imported for one (JSON to a pipe)."""
+    code, out, terminal = _on_terminal(["evaluate", "examples/P001.json", "--format", "json"], env, ["-c", RICH_AT_EXIT])
+    assert code == 0 and json.loads(out)["patient"]["id"] == "P001"
+    assert BAR not in terminal and "kb: evaluating" not in terminal, terminal
+    assert terminal.rstrip().endswith("RICH=False"), terminal
+
+
 def test_pam_train_shows_a_bar_on_a_terminal_only(env, tmp_path):
     x, y = ROOT / "tests/fixtures/pamr/pub14_x.csv", ROOT / "tests/fixtures/pamr/pub14_y.csv"
     args = lambda name: ["pam", "train", str(x), str(y), "--out", str(tmp_path / name), "--folds", "5", "--format", "json"]  # noqa: E731
@@ -107,9 +120,6 @@ def test_score_shows_a_bar_on_a_terminal_only(env, tmp_path):
 def test_piped_runs_do_not_import_rich(env, tmp_path):
     """Start-up pays nothing for the bars: without a terminal rich is not even imported."""
     x, y = ROOT / "tests/fixtures/pamr/pub14_x.csv", ROOT / "tests/fixtures/pamr/pub14_y.csv"
-    code = ("import atexit, sys\n"
-            "atexit.register(lambda: sys.stderr.write('\\nRICH=%s\\n' % ('rich' in sys.modules)))\n"
-            "sys.argv = ['kb'] + sys.argv[1:]\nfrom cli.main import main\nmain()\n")
-    result = subprocess.run([sys.executable, "-c", code, "pam", "train", str(x), str(y), "--out", str(tmp_path / "m.json"),
+    result = subprocess.run([sys.executable, "-c", RICH_AT_EXIT, "pam", "train", str(x), str(y), "--out", str(tmp_path / "m.json"),
                              "--format", "json"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert result.returncode == 0 and result.stderr.rstrip().endswith("RICH=False"), result.stderr
