@@ -1,7 +1,7 @@
 """`kb score COHORT --out FILE`: every sample of a cohort file scored by a PAM model, inside DuckDB.
 
 The command parses its options, calls `kb.pam.cohort.score_path` and renders the summary; `cli.main`
-registers it (and is imported inside the command: it imports this module at its end).
+registers it when the full app is first used (`cli.main._full_app`).
 """
 from __future__ import annotations
 
