@@ -48,7 +48,11 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
         plot_format(plot)
     if fmt == "fhir" and out is not None:
         fail("--out: not available with --format fhir; redirect the Bundle to a file instead")
-    summaries, kind = evaluate_path(patient, priors=priors, model=model, at=at, db=db)
+    from cli.progress import progress_bar, shown
+
+    with progress_bar(min_total=2) as bar:  # record by record (a large JSONL takes seconds; one record, no bar)
+        summaries, kind = evaluate_path(patient, priors=priors, model=model, at=at, db=db,
+                                        progress=bar if shown() else None)
     if plot is not None:
         _plot(summaries, plot)
     for s in summaries:
@@ -63,14 +67,26 @@ def _run(patient: Path, fmt: Optional[str], priors: str, model: Optional[str], o
     if fmt == "fhir":
         typer.echo(dumps(_fhir(summaries, kind, db)))
         return
-    if fmt == "json":
-        if kind == "jsonl":
-            typer.echo("\n".join(dumps_line(s) for s in summaries))
+    with progress_bar(min_total=2) as bar:  # rendering thousands of summaries takes seconds too
+        each = _each(summaries, bar if shown() else None)
+        if fmt == "json":
+            text = "\n".join(map(dumps_line, each)) if kind == "jsonl" else dumps(summaries[0] if kind == "single" else list(each))
         else:
-            typer.echo(dumps(summaries[0] if kind == "single" else summaries))
+            text = ("\n\n---\n\n" if fmt == "md" else "\n\n").join(map(render_md if fmt == "md" else render_table, each))
+    if fmt == "json":
+        typer.echo(text)
     else:
-        render = render_md if fmt == "md" else render_table
-        echo(("\n\n---\n\n" if fmt == "md" else "\n\n").join(render(s) for s in summaries))
+        echo(text)
+
+
+def _each(summaries: list[dict], progress):
+    """The summaries, reporting each to `progress(stage, done, total)` as it is rendered (None: silent)."""
+    for done, s in enumerate(summaries):
+        if progress is not None:
+            progress("rendering summaries", done, len(summaries))
+        yield s
+    if progress is not None:
+        progress("rendering summaries", len(summaries), len(summaries))
 
 
 def _plot(summaries: list[dict], plot: Path) -> None:

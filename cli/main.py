@@ -1,6 +1,10 @@
 """`kb`: the command line. Each command parses its options, calls one library function, renders the result.
 
-Imports of the library happen inside the commands so `kb --help` and `kb query` load only what they use.
+Imports of the library happen inside the commands so `kb --help` and `kb query` load only what they use;
+the commands of the other cli modules are registered on first use of the full app (`_full_app`), so the
+`kb query` fast path imports none of them (tests/test_cli.py lists what it must not load). Shell
+completion is typer's (`kb --install-completion`, `kb --show-completion`): it costs nothing measurable
+at start-up (docs/benchmarks.md).
 """
 from __future__ import annotations
 
@@ -13,12 +17,14 @@ import typer
 from cli.common import DbOption, FormatOption, echo, emit, fail, handled, output_format
 from cli.render import dumps, use_color
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+# The root app without the commands defined in their own modules: `_full_app()` adds those, so the `kb query`
+# fast path never imports them. `cli.main.app` (module __getattr__ below) is always the full app.
+_app = typer.Typer(add_completion=True, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="biomarker-kb: evidence on biomarkers of response to CD19-directed immunotherapy. "
                        "For research use only; not for clinical decision-making. `kb --version` prints the "
                        "package version and the knowledge base's kb_version.")
 
-@app.command()
+@_app.command()
 @handled
 def build(db: Optional[Path] = DbOption,
           seeds: Optional[Path] = typer.Option(None, "--seeds", help="Seeds directory (default: the bundled seeds)."),
@@ -69,7 +75,7 @@ def evidence_rows(items: list[dict], fmt: str = "csv") -> list[list]:
             for e in items]
 
 
-@app.command()
+@_app.command()
 @handled
 def query(marker: Optional[str] = typer.Option(None, "--marker", "-m", help="Marker name or any spelling (fuzzy: 'lactate dehydrogenase' finds LDH). Optional: the filters alone select across every marker."),
           disease: Optional[str] = typer.Option(None, "--disease", help="Disease: a name or synonym (lymphoma, NHL, ALL, ...) or a code (C83.3, DOID:0050745, NCIT:C8851); includes its subtypes (LBCL includes DLBCL)."),
@@ -100,7 +106,7 @@ def query(marker: Optional[str] = typer.Option(None, "--marker", "-m", help="Mar
         raise typer.Exit(1)
 
 
-@app.command()
+@_app.command()
 @handled
 def markers(search: Optional[str] = typer.Option(None, "--search", "-s", help="Fuzzy search over names and aliases, best first ('interleukin' lists every interleukin)."),
             db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
@@ -121,7 +127,7 @@ def markers(search: Optional[str] = typer.Option(None, "--search", "-s", help="F
         raise typer.Exit(1)
 
 
-@app.command()
+@_app.command()
 @handled
 def sources(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
     """The sources with their bibliographic data and renditions (documents)."""
@@ -134,7 +140,7 @@ def sources(db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
            s["n_evidence"], s["n_cited_works"], s["title"]] for s in result["sources"]])
 
 
-@app.command()
+@_app.command()
 @handled
 def show(evidence_id: str = typer.Argument(..., help="Evidence id (see `kb query`)."),
          window: int = typer.Option(200, "--window", help="Characters of document text shown around each quote."),
@@ -151,7 +157,7 @@ def show(evidence_id: str = typer.Argument(..., help="Evidence id (see `kb query
         typer.echo(show_text(result["evidence"], markdown=fmt == "md", color=fmt == "table" and use_color()))
 
 
-@app.command()
+@_app.command()
 @handled
 def check(db: Optional[Path] = DbOption,
           seeds: Optional[Path] = typer.Option(None, "--seeds", help="Seeds directory to compare with (default: the one the database was built from, recorded in it)."),
@@ -176,21 +182,38 @@ def check(db: Optional[Path] = DbOption,
         raise typer.Exit(1)
 
 
-from cli.curate import curate_app  # noqa: E402  (sub-apps and commands defined in their own modules)
-from cli.diff import diff  # noqa: E402
-from cli.export import export  # noqa: E402
-from cli.evaluate import evaluate  # noqa: E402
-from cli.pam import pam_app  # noqa: E402
-from cli.score import score  # noqa: E402
-from cli.serve import serve  # noqa: E402
+def _full_app() -> typer.Typer:
+    """The root app with every command: the sub-apps and commands of their own modules are imported and
+    registered here, once, on first use (`kb query` dispatches without them, see `main`)."""
+    global _registered
+    if not _registered:
+        from cli.curate import curate_app
+        from cli.diff import diff
+        from cli.evaluate import evaluate
+        from cli.export import export
+        from cli.pam import pam_app
+        from cli.score import score
+        from cli.serve import serve
 
-app.add_typer(curate_app, name="curate")
-app.command("diff")(diff)
-app.command("export")(export)
-app.command(name="evaluate")(evaluate)
-app.add_typer(pam_app, name="pam")
-app.command("score")(score)
-app.command("serve")(serve)
+        _app.add_typer(curate_app, name="curate")
+        _app.command("diff")(diff)
+        _app.command("export")(export)
+        _app.command(name="evaluate")(evaluate)
+        _app.add_typer(pam_app, name="pam")
+        _app.command("score")(score)
+        _app.command("serve")(serve)
+        _registered = True
+    return _app
+
+
+_registered = False
+
+
+def __getattr__(name: str):
+    """`from cli.main import app`: the full app, registered on first access (PEP 562)."""
+    if name == "app":
+        return _full_app()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _version() -> None:
@@ -230,7 +253,7 @@ def main() -> None:
             code = typer.main.get_command(single).main(args[1:], prog_name="kb query", standalone_mode=False)
             sys.exit(code if isinstance(code, int) else 0)
         else:
-            code = typer.main.get_command(app).main(args, prog_name="kb", standalone_mode=False)
+            code = typer.main.get_command(_full_app()).main(args, prog_name="kb", standalone_mode=False)
             sys.exit(code if isinstance(code, int) else 0)
     except _click.exceptions.UsageError as exc:
         where = exc.ctx.command_path if exc.ctx is not None else "kb"

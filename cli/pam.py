@@ -187,8 +187,11 @@ def _train(expr: Path, labels: Path, out: Path, folds: str, threshold: str, adap
         from kb.pam.plots import plot_format
 
         plot_format(plot)  # a bad --plot name fails before the work
-    r = train_files(expr, labels, out, folds=folds, threshold=threshold, seed=seed, name=name, adaptive=adaptive,
-                    sign_contrast=sign_contrast)
+    from cli.progress import progress_bar, shown
+
+    with progress_bar() as bar:  # the training steps, on stderr when it is a terminal
+        r = train_files(expr, labels, out, folds=folds, threshold=threshold, seed=seed, name=name, adaptive=adaptive,
+                        sign_contrast=sign_contrast, progress=bar if shown() else None)
     payload = train_payload(r, out)
     if plot is not None:
         from kb.pam.figures import training_figure

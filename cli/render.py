@@ -5,9 +5,15 @@ import json
 import sys
 from typing import Any
 
-from kb.core.table import cell, table, terminal_width  # noqa: F401  (every command renders through these)
-
 FORMATS = ("table", "json", "csv", "md")
+
+
+def table(columns: list[str], rows, fmt: str, *, width: int | None = None) -> str:
+    """Every command's table, CSV or Markdown (kb.core.table.table), imported when one is drawn: JSON
+    output, the default when piped, never loads the table code."""
+    from kb.core.table import table as draw
+
+    return draw(columns, rows, fmt, width=width)
 
 
 def default_format() -> str:

@@ -1,11 +1,10 @@
 """`kb score COHORT --out FILE`: every sample of a cohort file scored by a PAM model, inside DuckDB.
 
 The command parses its options, calls `kb.pam.cohort.score_path` and renders the summary; `cli.main`
-registers it (and is imported inside the command: it imports this module at its end).
+registers it when the full app is first used (`cli.main._full_app`).
 """
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Optional
 
@@ -36,12 +35,11 @@ def _run(cohort: Path, out: Path, model: Optional[str], priors: str, plot: Optio
         from kb.pam.plots import plot_format
 
         plot_format(plot)
-    bar = _Progress() if sys.stderr.isatty() else None
-    try:
-        payload = score_path(cohort, out, model=model, priors=priors, db=db, progress=bar)
-    finally:
-        if bar is not None:
-            bar.clear()
+    from cli.progress import fraction_report, progress_bar, shown
+
+    with progress_bar() as bar:  # DuckDB's progress through the checks, then the scoring (stderr, a terminal only)
+        payload = score_path(cohort, out, model=model, priors=priors, db=db,
+                             progress=fraction_report(bar) if shown() else None)
     if plot is not None:
         from kb.pam.figures import cohort_figure
         from kb.pam.plots import write_figure
@@ -55,20 +53,3 @@ def _run(cohort: Path, out: Path, model: Optional[str], priors: str, plot: Optio
     note = f"; {payload['incomplete']} scored over the genes present" if payload["incomplete"] else ""
     echo(f"kb: scored {n} samples with {m['id']} ({m['n_genes']} genes, {priors} priors) into "
                f"{payload['out']} in {payload['seconds']:.2f} s{note}", err=True)
-
-
-class _Progress:
-    """`kb: scoring  42%` rewritten in place on stderr (only when stderr is a terminal)."""
-
-    def __init__(self) -> None:
-        self.shown = False
-
-    def __call__(self, stage: str, fraction: float) -> None:
-        sys.stderr.write(f"\rkb: {stage} {fraction:4.0%}")
-        sys.stderr.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            sys.stderr.write("\r" + " " * 20 + "\r")
-            sys.stderr.flush()

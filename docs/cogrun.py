@@ -73,6 +73,18 @@ class _Terminal(io.StringIO):
         return True
 
 
+class _Stderr(io.StringIO):
+    """stderr, written into the same transcript in order, but not counted as a terminal: a progress bar is
+    erased when its work ends, so the person at the terminal is left seeing none (cli/progress.py)."""
+
+    def __init__(self, into: io.StringIO) -> None:
+        super().__init__()
+        self._into = into
+
+    def write(self, text: str) -> int:
+        return self._into.write(text)
+
+
 def _kb(argv: list[str], cwd: Path, terminal: bool) -> tuple[str, int]:
     from cli.main import main
 
@@ -82,7 +94,7 @@ def _kb(argv: list[str], cwd: Path, terminal: bool) -> tuple[str, int]:
     code = 0
     try:
         os.chdir(cwd)
-        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(_Stderr(buf) if terminal else buf):
             main()
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)

@@ -46,6 +46,36 @@ def test_query_path_imports_no_heavy_libraries(built_db):
     assert "HEAVY=\n" in result.stderr or result.stderr.rstrip().endswith("HEAVY="), result.stderr
 
 
+# What the `kb query` entry point must not load: the web stack, the standard-input readers, figures, the
+# evaluate/PAM/serve commands and their libraries, and rich (JSON output draws no table).
+HEAVY = ("fastapi", "starlette", "uvicorn", "jinja2", "fhir", "phenopackets", "google.protobuf", "matplotlib", "pydantic",
+         "rich", "pandas", "numpy", "sqlmodel", "sqlalchemy", "yaml", "rapidfuzz", "web", "kb.evaluate", "kb.pam",
+         "kb.curate", "cli.evaluate", "cli.pam", "cli.serve", "cli.score", "cli.curate")
+
+
+def _loaded_after(args: list[str]) -> tuple[subprocess.CompletedProcess, set[str]]:
+    """Run `kb ARGS` through the entry point in a fresh interpreter; the modules loaded by the time it exits."""
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: sys.stderr.write('\\nMODULES=' + ','.join(sorted(sys.modules)) + '\\n'))\n"
+            "sys.argv = ['kb'] + sys.argv[1:]\nfrom cli.main import main\nmain()\n")
+    result = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=60)
+    modules = set(result.stderr.rsplit("MODULES=", 1)[1].split()[0].split(","))
+    return result, modules
+
+
+def _heavy(modules: set[str]) -> list[str]:
+    return sorted(m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY))
+
+
+def test_query_entry_point_loads_no_heavy_module(built_db):
+    result, modules = _loaded_after(["query", "--marker", "LDH", "--db", str(built_db), "--format", "json"])
+    assert result.returncode == 0 and json.loads(result.stdout)["evidence"]
+    assert _heavy(modules) == []
+    # the check sees what a table needs: the same command drawing a table loads rich (and only that)
+    result, modules = _loaded_after(["query", "--marker", "LDH", "--db", str(built_db), "--format", "table"])
+    assert result.returncode == 0 and _heavy(modules) == ["rich"] + sorted(m for m in modules if m.startswith("rich."))
+
+
 def test_entry_point_fast_path_gives_the_same_answer(runner, built_db):
     """`kb query` through main() (a one-command app) prints what the full app prints, exit codes included."""
     args = ["query", "--marker", "lactate dehydrogenase", "--db", str(built_db), "--format", "json"]

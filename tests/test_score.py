@@ -254,7 +254,11 @@ def test_progress_callback_is_polled(published, tmp_path):
     frame.to_parquet(tmp_path / "c.parquet", index=False)
     seen = []
     score_cohort(tmp_path / "c.parquet", tmp_path / "s.parquet", published, progress=lambda *a: seen.append(a))
-    assert all(stage in ("checking", "scoring") and 0 <= v <= 1 for stage, v in seen)  # may finish before a poll
+    assert all(stage in ("checking", "scoring") and 0 <= v <= 1 for stage, v in seen)
+    # each stage is reported when it starts and when it ends, even when it finishes before a poll
+    stages = [stage for stage, _ in seen]
+    assert seen[0] == ("checking", 0.0) and seen[-1] == ("scoring", 1.0) and ("checking", 1.0) in seen
+    assert stages == sorted(stages)  # every "checking" report before every "scoring" one
     with pytest.raises(InputError, match="priors: expected one of published, equal"):
         score_cohort(tmp_path / "c.parquet", tmp_path / "s.parquet", published, priors="flat")
 
@@ -262,12 +266,12 @@ def test_progress_callback_is_polled(published, tmp_path):
 def test_progress_is_reported_while_duckdb_works():
     import time
 
-    from kb.pam.cohort import _with_progress
+    from kb.core.progress import while_duckdb_works
 
     class Busy:
         def query_progress(self):
             return 50.0
 
     seen = []
-    assert _with_progress(Busy(), lambda *a: seen.append(a), "scoring", lambda: time.sleep(0.5) or 7) == 7
-    assert seen and seen[0] == ("scoring", 0.5)
+    assert while_duckdb_works(Busy(), lambda *a: seen.append(a), "scoring", lambda: time.sleep(0.5) or 7) == 7
+    assert seen[0] == ("scoring", 0.0) and ("scoring", 0.5) in seen and seen[-1] == ("scoring", 1.0)

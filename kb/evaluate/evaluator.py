@@ -11,6 +11,7 @@ Bad input raises InputError with one line: `file: field: what was expected`.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import duckdb
 
@@ -255,14 +256,16 @@ def _summary(findings: list[dict], observed: list[str], without_evidence: list[s
 
 def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, priors: str = "published",
                      model: str | None = None, model_files: bool = True, at: str | None = None,
-                     evaluator: Evaluator | None = None) -> list[dict]:
+                     evaluator: Evaluator | None = None,
+                     progress: Callable[[str, int, int], None] | None = None) -> list[dict]:
     """One summary per record; every record is validated before any is evaluated (all or nothing).
 
     `model` (a model file or a knowledge-base model id) scores expression for records that name none.
     `at` (a date or dateTime) is the evaluation time of standard-form records (FHIR, Phenopacket): the latest
     observation of each marker at or before it is used (default: the start of the CD19-directed therapy).
     `evaluator`: one already loaded (a server keeps one per database: loading is most of the cost of a
-    small request); it replaces con, model and model_files."""
+    small request); it replaces con, model and model_files.
+    `progress(stage, done, total)` is called before each record is evaluated and once when all are."""
     from kb.evaluate.readers.standard import parse_when
 
     try:
@@ -270,7 +273,15 @@ def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, p
     except InputError as exc:
         raise InputError(f"--at: {exc}") from None
     evaluator = evaluator or Evaluator(con, model, model_files)
-    return [evaluator.evaluate(p, label, priors, facts) for p, label, facts in bind_records(records, evaluator, when, at)]
+    patients = bind_records(records, evaluator, when, at)
+    summaries = []
+    for done, (p, label, facts) in enumerate(patients):
+        if progress is not None:
+            progress("evaluating records", done, len(patients))
+        summaries.append(evaluator.evaluate(p, label, priors, facts))
+    if progress is not None:
+        progress("evaluating records", len(patients), len(patients))
+    return summaries
 
 
 def bind_records(records: list[Record], evaluator: Evaluator, when=None, at: str | None = None) -> list[tuple]:
@@ -299,12 +310,15 @@ def _with_connection(run, con: duckdb.DuckDBPyConnection | None, db: str | os.Pa
 
 
 def evaluate_path(path: str | os.PathLike, *, priors: str = "published", model: str | None = None, at: str | None = None,
-                  con: duckdb.DuckDBPyConnection | None = None, db: str | os.PathLike | None = None) -> tuple[list[dict], str]:
-    """Summaries of the records at `path` (file, JSONL or directory) and how they came (see load_records)."""
+                  con: duckdb.DuckDBPyConnection | None = None, db: str | os.PathLike | None = None,
+                  progress: Callable[[str, int, int], None] | None = None) -> tuple[list[dict], str]:
+    """Summaries of the records at `path` (file, JSONL or directory) and how they came (see load_records).
+    `progress(stage, done, total)`: see evaluate_records."""
     from kb.evaluate.readers import load
 
     records, kind = load(path)
-    return _with_connection(lambda c: evaluate_records(records, con=c, priors=priors, model=model, at=at), con, db), kind
+    return _with_connection(lambda c: evaluate_records(records, con=c, priors=priors, model=model, at=at,
+                                                       progress=progress), con, db), kind
 
 
 def evaluate(record: dict, *, priors: str = "published", model: str | None = None,

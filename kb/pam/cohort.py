@@ -14,7 +14,6 @@ import math
 import os
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kb.core.errors import InputError, KBError
+from kb.core.progress import while_duckdb_works
 from kb.pam.expression import LOG2_FLOOR, MIN_CALL_GENES, RAW_COUNT_LOG2
 
 if TYPE_CHECKING:
@@ -315,7 +315,7 @@ def score_cohort(cohort, out, model, *, priors: str = "published", min_genes: in
                 raise InputError(f"{cohort}: column {column!r}: expected log2 expression numbers; got a column of "
                                  f"{types[column]}")
         reader = "csv" if kind == "csv" else "parquet"
-        profile = _with_progress(con, progress, "checking",
+        profile = while_duckdb_works(con, progress, "checking",
                                  lambda: _duck(lambda: cohort_sql.cohort_profile(con, reader, params, id_column, genes), cohort))
         _check(profile, cohort, con, reader, params, id_column, genes)
         rel = cohort_sql.cohort_scores(con, reader, params, id_column, genes, list(model.classes),
@@ -323,7 +323,7 @@ def score_cohort(cohort, out, model, *, priors: str = "published", min_genes: in
                                   min(min_genes, model.n_genes), text_out=out_kind != "parquet")
         tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
         try:
-            _with_progress(con, progress, "scoring", lambda: _duck(lambda: _write(rel, tmp, out_kind), cohort))
+            while_duckdb_works(con, progress, "scoring", lambda: _duck(lambda: _write(rel, tmp, out_kind), cohort))
             os.replace(tmp, out)
         finally:
             if tmp.exists():
@@ -401,26 +401,6 @@ def _write(rel, path: Path, kind: str) -> None:
         rel.write_parquet(str(path))
     else:
         rel.write_csv(str(path), sep="\t" if kind == "tsv" else ",", header=True)
-
-
-def _with_progress(con, progress, stage: str, run):
-    if progress is None:
-        return run()
-    done = threading.Event()
-
-    def poll():
-        while not done.wait(0.2):
-            value = con.query_progress()
-            if value >= 0:
-                progress(stage, min(value, 100.0) / 100.0)
-
-    thread = threading.Thread(target=poll, daemon=True)
-    thread.start()
-    try:
-        return run()
-    finally:
-        done.set()
-        thread.join()
 
 
 def score_path(cohort, out, *, model: str | None = None, priors: str = "published", db=None, con=None,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import duckdb
 
+from kb.core.progress import track_query_progress
+
 COHORT_READERS = {
     "parquet": "read_parquet($path)",
     # Header read by the caller, every column VARCHAR: the sniffer costs seconds on wide files, and
@@ -20,8 +22,7 @@ def scoring_connection(memory_limit_mb: int, temp_directory: str) -> duckdb.Duck
     """An in-memory DuckDB with a memory cap (aggregates spill to ``temp_directory`` beyond it) that tracks
     query progress without printing DuckDB's own bar (the CLI draws one on stderr)."""
     con = duckdb.connect(config={"memory_limit": f"{int(memory_limit_mb)}MB", "temp_directory": temp_directory})
-    con.execute("SET enable_progress_bar = true")
-    con.execute("SET enable_progress_bar_print = false")
+    track_query_progress(con)
     return con
 
 

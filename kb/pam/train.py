@@ -8,6 +8,7 @@ one gene) and keeps the genes that survive it, with the confusion matrices and t
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,9 @@ from kb.pam.genes import GeneScore
 from kb.pam.model import PamModel
 from kb.pam.model_file import save_model
 from kb.pam.path import SIGN_CONTRASTS
+
+# progress(stage, done, total): the step now running and how many of the total are done
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,7 +136,7 @@ def _split(folds, y, seed):
 
 def train(X, y, genes, *, folds="loo", threshold="auto", seed: int = 0, adaptive: bool = False,
           sign_contrast: str = "both", name: str = "PAM model", model_id: str = "trained",
-          source: str = "") -> TrainResult:
+          source: str = "", progress: Progress | None = None) -> TrainResult:
     """Fit pamr's nearest shrunken centroids, cross-validate every threshold and keep the surviving genes.
 
     Parameters
@@ -147,7 +151,10 @@ def train(X, y, genes, *, folds="loo", threshold="auto", seed: int = 0, adaptive
         Class-wise threshold scales from :func:`kb.pam.adaptive.adaptive_threshold_scales` (pamr.adaptthresh
         with its defaults), then the fit and the CV with those scales.
     sign_contrast : "both", "positive" or "negative"
+    progress : ``progress(stage, done, total)``, called as each step starts (fit, adaptive scales,
+        cross-validation, the reports at the threshold) and once at the end with done == total
     """
+    steps = _Steps(progress, 3 + bool(adaptive))
     if not isinstance(folds, tuple):
         folds = parse_folds(folds)
         if isinstance(folds, Path):
@@ -156,14 +163,18 @@ def train(X, y, genes, *, folds="loo", threshold="auto", seed: int = 0, adaptive
     if sign_contrast not in SIGN_CONTRASTS:
         raise InputError(f"--sign-contrast: expected one of {', '.join(SIGN_CONTRASTS)}; got {sign_contrast!r}")
     y = np.asarray([str(v) for v in y])
+    steps.start(f"fitting {X.shape[0]} samples × {X.shape[1]} genes")
     est = NearestShrunkenCentroid(sign_contrast=sign_contrast).fit(X, y)
     scales = None
     if adaptive:
+        steps.start("adaptive threshold scales")
         scales = adaptive_threshold_scales(est, X, y)
         est = NearestShrunkenCentroid(sign_contrast=sign_contrast,
                                       threshold_scale=scales.opt_scale).fit(X, y)
     split, folds_spec, validation = _split(folds, y, seed)
+    steps.start(f"cross-validation ({validation}, {len(split)} folds)")
     cv = est.cross_validation(X, y, split)
+    steps.start("threshold, genes and confusion")
     errors = cv.errors
     if threshold == "auto":
         # The grid ends where no gene survives and every sample gets the prior's class; a model needs a
@@ -200,26 +211,60 @@ def train(X, y, genes, *, folds="loo", threshold="auto", seed: int = 0, adaptive
                      overall_centroid=est.overall_centroid_[keep])
     named = [GeneScore(id=str(genes[g.index]), index=g.index, scores=g.scores, av_rank_in_cv=g.av_rank_in_cv,
                        prop_selected_in_cv=g.prop_selected_in_cv) for g in listed]
+    steps.finish()
     return TrainResult(model=model, estimator=est, cv=cv, threshold=float(t), chosen_by=chosen_by,
                        n_genes_in=len(genes), confusion_train=confusion_train, confusion_cv=confusion_cv,
                        genes=named, adaptive=scales)
 
 
+class _Steps:
+    """Numbers the steps of a run for a ``progress(stage, done, total)`` callback (None: nothing is reported)."""
+
+    def __init__(self, progress: Progress | None, total: int) -> None:
+        self.progress, self.total, self.done = progress, total, -1
+
+    def start(self, stage: str) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(stage, self.done, self.total)
+
+    def finish(self, stage: str = "trained") -> None:
+        if self.progress is not None:
+            self.progress(stage, self.total, self.total)
+
+    def nested(self, steps: int) -> Progress | None:
+        """The callback for `steps` steps run by a callee, numbered after the current one; the callee's own
+        end is not reported (this run goes on)."""
+        if self.progress is None:
+            return None
+        first, total, report = self.done + 1, self.total, self.progress
+        self.done += steps
+        return lambda stage, done, _total: report(stage, first + done, total) if done < steps else None
+
+
 def train_files(expr, labels, out, *, folds="loo", threshold="auto", seed: int = 0, name: str | None = None,
-                adaptive: bool = False, sign_contrast: str = "both") -> TrainResult:
-    """Train on an expression file (samples × genes) and a labels file, and write the model file to ``out``."""
+                adaptive: bool = False, sign_contrast: str = "both", progress: Progress | None = None) -> TrainResult:
+    """Train on an expression file (samples × genes) and a labels file, and write the model file to ``out``.
+
+    ``progress(stage, done, total)`` is called as each step starts: reading the files, the steps of
+    :func:`train`, writing the model file; and once at the end with done == total."""
     from kb.pam.cohort import read_labels, read_matrix
 
     folds, threshold = parse_folds(folds), parse_threshold(threshold)
     out = Path(out)
     if out.suffix.lower() != ".json":
         raise InputError(f"--out: expected a .json model file; got {str(out)!r}")
+    inner = 3 + bool(adaptive)  # train's own steps, between reading and writing
+    steps = _Steps(progress, inner + 2)
+    steps.start(f"reading {Path(expr).name}")
     ids, genes, X = read_matrix(expr)
     y = read_labels(labels, ids, genes, expr)
     if isinstance(folds, Path):
         folds = read_folds(folds, ids)
     result = train(X, y, genes, folds=folds, threshold=threshold, seed=seed, adaptive=adaptive,
                    sign_contrast=sign_contrast, name=name or f"PAM model trained on {Path(expr).name}",
-                   model_id=out.stem, source=str(out))
+                   model_id=out.stem, source=str(out), progress=steps.nested(inner))
+    steps.start(f"writing {out.name}")
     save_model(out, result.model)
+    steps.finish(f"trained: {out.name}")
     return result
