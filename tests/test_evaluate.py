@@ -534,7 +534,7 @@ def _ambiguous_marker(con) -> str:
 BAD = [
     ("not json", '{"id": "B1", "observations": [', "bad.json", ["bad.json", "JSON"]),
     ("not yaml", "id: [unclosed\n", "bad.yaml", ["bad.yaml", "YAML"]),
-    ("not a record", "[1, 2]", "bad.json", ["bad.json[0]", "expected a patient record"]),
+    ("not a record", "[1]", "bad.json", ["bad.json[0]", "expected a patient record"]),  # several: test_every_bad_record_is_reported
     ("missing field", {k: v for k, v in record().items() if k != "timepoint"}, "bad.json", ["bad.json: timepoint", "required"]),
     ("missing field 2", {k: v for k, v in record().items() if k != "disease"}, "bad.json", ["disease", "required"]),
     ("unknown field", record(observatons=[]), "bad.json", ["observatons", "unknown field", "expected one of"]),

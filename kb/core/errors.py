@@ -70,6 +70,21 @@ class CurationProblems(CurationError):
         super().__init__("\n".join(line for p in self.problems for line in p.lines()))
 
 
+class RecordProblems(InputError):
+    """Every bad record of a batch (at least one), in input order: `problems` are (record label, message),
+    each message `label: field: problem`; `total` is how many records (or unreadable files) the batch had."""
+
+    def __init__(self, problems: list[tuple[str, str]], total: int):
+        self.problems, self.total = list(problems), total
+        super().__init__("\n".join(message for _, message in self.problems))
+
+    @property
+    def summary(self) -> str:
+        n = len(self.problems)
+        return (f"{n} bad record{'' if n == 1 else 's'} of {self.total}; nothing was evaluated or written "
+                "(a batch is all or nothing)")
+
+
 class StoreError(KBError):
     """The database cannot be opened or written (locked, missing directory, corrupt)."""
 

@@ -17,7 +17,7 @@ import duckdb
 from kb.core import store
 from kb.core import units
 from kb.evaluate.applicability import LEVELS as APPLICABILITY, Population, Populations
-from kb.core.errors import InputError
+from kb.core.errors import InputError, RecordProblems
 from kb.query.resolve import MarkerIndex
 from kb.query.database import connect
 from kb.evaluate.records import Record, load_records, parse_record
@@ -256,7 +256,8 @@ def _summary(findings: list[dict], observed: list[str], without_evidence: list[s
 def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, priors: str = "published",
                      model: str | None = None, model_files: bool = True, at: str | None = None,
                      evaluator: Evaluator | None = None) -> list[dict]:
-    """One summary per record; every record is validated before any is evaluated (all or nothing).
+    """One summary per record, or RecordProblems naming every bad record (all or nothing: no summary
+    is returned when any record is bad).
 
     `model` (a model file or a knowledge-base model id) scores expression for records that name none.
     `at` (a date or dateTime) is the evaluation time of standard-form records (FHIR, Phenopacket): the latest
@@ -265,20 +266,39 @@ def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, p
     small request); it replaces con, model and model_files."""
     from kb.evaluate.readers.standard import parse_when
 
+    if priors not in ("published", "equal"):
+        raise InputError(f"--priors: expected published or equal, got {priors!r}")
     try:
         when = parse_when(at, end_of_day=True)
     except InputError as exc:
         raise InputError(f"--at: {exc}") from None
     evaluator = evaluator or Evaluator(con, model, model_files)
+    problems: list[tuple[int, str, str]] = []  # (position, record, message): every bad record, then fail
     patients = []
-    for r in records:
-        if r.pending is None:
-            patients.append((parse_record(r), r.label, {"format": "native", "evaluated_at": at}))
+    for k, r in enumerate(records):
+        if r.problem is not None:
+            problems.append((k, r.label, r.problem))
             continue
-        data, facts = evaluator.binder().bind(r.pending, r.label, when)
-        label = f"{r.label} (Patient {r.pending.patient_id})"
-        patients.append((parse_record(Record(label, data)), label, facts))
-    return [evaluator.evaluate(p, label, priors, facts) for p, label, facts in patients]
+        try:
+            if r.pending is None:
+                patients.append((k, parse_record(r), r.label, {"format": "native", "evaluated_at": at}))
+                continue
+            data, facts = evaluator.binder().bind(r.pending, r.label, when)
+            label = f"{r.label} (Patient {r.pending.patient_id})"
+            patients.append((k, parse_record(Record(label, data)), label, facts))
+        except InputError as exc:
+            problems.append((k, r.label, str(exc)))
+    summaries = []
+    for k, p, label, facts in patients:
+        try:
+            summaries.append(evaluator.evaluate(p, label, priors, facts))
+        except InputError as exc:
+            problems.append((k, label, str(exc)))
+    if problems:
+        if len(records) == 1:
+            raise InputError(problems[0][2])
+        raise RecordProblems([(label, message) for _, label, message in sorted(problems, key=lambda p: p[0])], len(records))
+    return summaries
 
 
 def _with_connection(run, con: duckdb.DuckDBPyConnection | None, db: str | os.PathLike | None):

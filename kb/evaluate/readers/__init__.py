@@ -35,7 +35,15 @@ def _standard(data, label: str):
 def _detect(records: list[Record], kind: str) -> tuple[list[Record], str]:
     out: list[Record] = []
     for r in records:
-        standard = _standard(r.data, r.label)
+        if r.problem is not None:
+            out.append(r)
+            continue
+        try:
+            standard = _standard(r.data, r.label)
+        except InputError as exc:
+            if kind == "single":
+                raise
+            standard = [Record(r.label, None, problem=str(exc))]  # one bad record of a batch: the rest is still checked
         out += standard if standard is not None else [r]
     if kind == "single" and len(out) > 1:
         kind = "many"
@@ -59,7 +67,8 @@ def load(path: str | os.PathLike) -> tuple[list[Record], str]:
         records, kind = load_records(p)
         return _detect(records, kind)
     records, kind = load_records(p)
-    if kind == "jsonl" and records and isinstance(records[0].data, dict) and "resourceType" in records[0].data:
+    if kind == "jsonl" and records and isinstance(records[0].data, dict) and "resourceType" in records[0].data and \
+            not any(r.problem for r in records):
         pend = fhir.read_objects(fhir.parse_ndjson(_read(p), str(p)), str(p))
         return [Record(str(p), None, x) for x in pend], "many" if len(pend) > 1 else "single"
     return _detect(records, kind)
