@@ -20,7 +20,7 @@ MIN_SIMILARITY = 70.0  # percent (folded characters); below it no passage is nea
 LINE = 96  # characters of one passage line (indented by 4: under 100 columns)
 LINES = 2  # passage lines at most
 CONTEXT = 40  # characters of agreeing text kept on either side of a difference when the passage is cut
-SLACK = 3  # words by which the gaps between two agreeing runs may differ and still be one passage
+SLACK = 2  # words by which the gaps between two agreeing runs may differ and still be one passage
 _WORD = re.compile(r"\w+|[^\w\s]")
 
 
@@ -48,12 +48,40 @@ class Passage:
                 "differences": self.differences, "marking": "[-paper-]{+quote+}"}
 
 
-def _tokens(text: str, offset: int = 0) -> list[_Token]:
-    out = []
-    for m in _WORD.finditer(text):
+_BREAK = re.compile(r"[-\u00ad\u2010\u2011][ \t]*\n\s*\Z")  # a word hyphenated at a line break: "Con-\nversely"
+_HYPHEN_SPACE = re.compile(r"[-\u00ad\u2010\u2011]\s+\Z")  # the same copied into a quote: "Con- versely"
+
+
+def _tokens(text: str, offset: int = 0, words: set[str] | None = None) -> list[_Token]:
+    """The words and punctuation marks of `text` (offsets + `offset`), folded as the quote matcher folds.
+    The two halves of a word hyphenated at a line break are one word; in a quote (`words`: the paper's
+    words), "Con- versely" is one word where the paper has "conversely" ("IFN- is" stays two)."""
+    # markup tags vanish first, as in the matcher ("clinically<sup>21" is the word "clinically21");
+    # `at[i]` is the index in `text` of character i of `plain`
+    plain, at, pos = [], [], 0
+    for tag in list(spans._TAG.finditer(text)) + [None]:
+        end = tag.start() if tag else len(text)
+        plain.append(text[pos:end])
+        at.extend(range(pos, end))
+        pos = tag.end() if tag else pos
+    plain = "".join(plain)
+    at.append(len(text))
+    out: list[_Token] = []
+    joined = False
+    for m in _WORD.finditer(plain):
         folded = spans.fold(m.group()).text
-        if folded:  # dashes, markup and escapes do not count, as in the quote matcher
-            out.append(_Token(m.start() + offset, m.end() + offset, folded))
+        if not folded:  # dashes, markup and escapes do not count, as in the quote matcher
+            continue
+        start, end = at[m.start()] + offset, at[m.end() - 1] + 1 + offset
+        if out and not joined and m.group()[0].isalnum():
+            between = text[out[-1].end - offset:start - offset]
+            if (_BREAK.match(between) if words is None else
+                    _HYPHEN_SPACE.match(between) and out[-1].folded + folded in words):
+                out[-1] = _Token(out[-1].start, end, out[-1].folded + folded)
+                joined = True
+                continue
+        joined = False
+        out.append(_Token(start, end, folded))
     return out
 
 
@@ -77,7 +105,7 @@ def closest_passage(quote: str, documents, texts) -> Passage | None:
     lo, hi = folded.index[found.dest_start], folded.index[found.dest_end - 1] + 1
     margin = len(quote) + 20  # words the alignment left out at either edge are still candidates
     window = _tokens(doc.text[max(0, lo - margin):hi + margin], max(0, lo - margin))
-    words = _tokens(quote)
+    words = _tokens(quote, words={t.folded for t in window})
     if not window or not words:
         return None
     first, last = _span(words, window)
@@ -128,8 +156,8 @@ def _mark(quote: str, words: list[_Token], text: str, paper: list[_Token]) -> tu
         said = _flat(text[paper[j1].start:paper[j2 - 1].end]) if j2 > j1 else ""
         quoted = _flat(quote[words[i1].start:words[i2 - 1].end]) if i2 > i1 else ""
         gap = _flat(text[pos:paper[j1].start]) if j1 < len(paper) else ""
-        if tag == "equal":
-            pieces.append((gap + said, False))
+        if tag == "equal" or (tag == "replace" and _same(words[i1:i2], paper[j1:j2])):
+            pieces.append((gap + said, False))  # "sup- pressor" in the quote, "sup-\npressor" in the paper: the same
         elif tag == "insert":
             pieces.append((gap, False))
             pieces.append((f"{{+{quoted}+}}" + (" " if j1 < len(paper) and not gap.endswith(" ") else ""), True))
@@ -141,6 +169,10 @@ def _mark(quote: str, words: list[_Token], text: str, paper: list[_Token]) -> tu
         pos = paper[j2 - 1].end
     differences = sum(1 for _, hunk in pieces if hunk)
     return "".join(p for p, _ in pieces).strip(), differences
+
+
+def _same(a: list[_Token], b: list[_Token]) -> bool:
+    return "".join(t.folded for t in a) == "".join(t.folded for t in b)
 
 
 def shown(marked: str, width: int = LINE, lines: int = LINES) -> list[str]:

@@ -57,12 +57,18 @@ def from_library(exc: Exception) -> Response:
     if isinstance(exc, StoreError):
         return response(503, "database-unavailable", detail)
     if isinstance(exc, CurationProblems):  # every problem of the file, as `kb curate validate` reports them
-        return response(422, "invalid-input", detail, problems=[p.as_json() for p in exc.problems])
+        return response(422, "invalid-input", _first(exc.problems[0].message, len(exc.problems)),
+                        problems=[p.as_json() for p in exc.problems])
     if isinstance(exc, RecordProblems):  # every bad record of the batch, as `kb evaluate` reports them
-        return response(422, "invalid-input", detail, problems=[{"record": label, "message": message}
-                                                                for label, message in exc.problems],
+        return response(422, "invalid-input", _first(exc.problems[0][1], len(exc.problems)),
+                        problems=[{"record": label, "message": message} for label, message in exc.problems],
                         summary=exc.summary)
     return response(422, "invalid-input", detail)
+
+
+def _first(message: str, n: int) -> str:
+    """`detail` stays one line (the first problem, as before several were reported); `problems` has them all."""
+    return message if n == 1 else f"{message} (and {n - 1} more problem{'' if n == 2 else 's'}: see `problems`)"
 
 
 def _field(loc) -> str:
