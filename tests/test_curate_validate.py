@@ -125,7 +125,7 @@ def test_the_31_32_case_shows_the_verbatim_passage(runner, seeds_dir):
     from ingest.validate import validate_file
     from kb.core.errors import CurationProblems
 
-    draft = EXAMPLES / "bad" / "draft.yaml"
+    draft = EXAMPLES / "bad" / "curation" / "draft.yaml"
     result = runner.invoke(app, ["curate", "validate", str(draft)])
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-2:] == [

@@ -220,7 +220,7 @@ def test_curate_validate_lists_every_problem_as_the_cli_reports_them(client, run
 
     from cli.main import app
 
-    draft = Path(__file__).resolve().parent.parent / "examples" / "bad" / "draft.yaml"
+    draft = Path(__file__).resolve().parent.parent / "examples" / "bad" / "curation" / "draft.yaml"
     cli = runner.invoke(app, ["curate", "validate", str(draft)])
     assert cli.exit_code == 2
     r = client.post("/v1/curate/validate", params={"label": str(draft)}, content=draft.read_bytes(),
