@@ -16,6 +16,8 @@ from difflib import SequenceMatcher
 
 from ingest import spans
 
+MAX_QUOTE = 2000  # folded characters: the alignment's cost grows with the quote's length times the text's
+MAX_PER_FILE = 50  # passages looked for in one file (a hostile body may hold thousands of bad quotes)
 MIN_SIMILARITY = 70.0  # percent (folded characters); below it no passage is near enough to be worth showing
 LINE = 96  # characters of one passage line (indented by 4: under 100 columns)
 LINES = 2  # passage lines at most
@@ -227,6 +229,9 @@ def not_found(quote: str, source: str) -> str:
 def explain(quote: str, source: str, documents, texts) -> tuple[str, tuple[str, ...], dict | None]:
     """A 'quote not found' problem with the closest passage: the problem line, the passage lines shown under
     it (at most LINES), and the passage as data (None when no passage is near enough)."""
+    n_folded = len(spans.fold(quote).text)
+    if n_folded > MAX_QUOTE:
+        return f"{not_found(quote, source)}; too long ({n_folded} characters) to look for the closest passage", (), None
     passage = closest_passage(quote, documents, texts)
     if passage is None:
         return f"{not_found(quote, source)}; no passage of its text is {MIN_SIMILARITY:.0f}% alike", (), None

@@ -105,6 +105,7 @@ def load_curation(path: Path, display: str, dictionary: Dictionary, texts: Texts
     marker_by_norm = {a.norm: a.marker_id for a in dictionary.aliases}
     documents = texts.of_source(source) if source is not None else []
     out = Curated()
+    searched = 0  # closest passages looked for
     for i, item, skip, quotes in items:
         loc = ("evidence", i)
         before = len(located.problems) if located.collecting else 0
@@ -138,7 +139,8 @@ def load_curation(path: Path, display: str, dictionary: Dictionary, texts: Texts
             detail, passage = (), None
             if problem is None and not found:
                 problem = closest.not_found(text, source)
-                if located.collecting:  # the build stops at the first problem: no passage needed there
+                if located.collecting and searched < closest.MAX_PER_FILE:  # the build stops at the first problem
+                    searched += 1
                     problem, detail, passage = closest.explain(text, source, documents, texts)
             if problem is not None:
                 located.report(loc + ("quotes", qi), problem, detail, passage)
@@ -155,7 +157,8 @@ def load_curation(path: Path, display: str, dictionary: Dictionary, texts: Texts
         detail, passage = (), None
         if problem is None and not found:
             problem = closest.not_found(dismissal.quote, source)
-            if located.collecting:
+            if located.collecting and searched < closest.MAX_PER_FILE:
+                searched += 1
                 problem, detail, passage = closest.explain(dismissal.quote, source, documents, texts)
         if problem is not None:
             located.report(loc + ("quote",), problem, detail, passage)

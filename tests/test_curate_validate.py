@@ -237,3 +237,14 @@ def test_closest_passage_of_a_mutated_quote(pick, which, word):
     assert passage.differences == 1
     (said, quoted), = re.findall(r"\[-(.*?)-\]\{\+(.*?)\+\}", passage.marked)
     assert quoted == word and spans.fold(said).text == spans.fold(target.group()).text
+
+
+def test_a_very_long_quote_is_not_searched(seeds_copy, runner):
+    """The alignment's cost grows with the quote's length: beyond MAX_QUOTE the problem says so instead."""
+    from ingest.closest import MAX_QUOTE
+
+    path = seeds_copy / "curation" / "long.yaml"
+    path.write_text(MANY.split("  - id: many-b", 1)[0].replace("disease: melanoma", "disease: B-ALL")
+                    .replace(QUOTE, "word " * (MAX_QUOTE // 4 + 1)), encoding="utf-8")
+    lines = _validate(runner, path, seeds_copy).stderr.splitlines()
+    assert len(lines) == 2 and lines[0].endswith("characters) to look for the closest passage"), lines
