@@ -241,6 +241,13 @@ def test_curate_validate_lists_every_problem_as_the_cli_reports_them(client, run
                     headers={"content-type": "application/yaml"})
     assert [(p["line"], p["field"]) for p in r.json()["problems"]] == [(1, "evidence[0].context"), (5, "evidence[0].disease"),
                                                                         (14, "evidence[0].quotes[0]")]
+    # the page's form shows the same problems, each on its line, the passage under its problem
+    page = client.post("/curation", data={"yaml": item, "source": "shao2022"})
+    assert page.status_code == 200 and 'class="problem lines"' in page.text
+    shown = page.text.split('class="problem lines" role="alert">', 1)[1].split("</p>", 1)[0]
+    assert [line.split(": ", 2)[1] for line in shown.splitlines() if line.startswith("pasted:")] == \
+        ["evidence[0].context", "evidence[0].disease", "evidence[0].quotes[0]"]
+    assert "Of the [-31-]{+32+} patients" in shown
 
 
 def test_docs_is_the_vendored_swagger_ui(client):

@@ -65,7 +65,6 @@ def draft(candidate: dict, evidence_types, directions, contexts) -> str:
 def _context(con, site, params: dict, draft_text: str | None = None, validation=None, problem=None, pasted: str = "",
              status: int = 200):
     from schemas.enums import CONTEXTS, DIRECTIONS, EVIDENCE_TYPES
-    from web.pages.documents import documents
 
     source = params.get("source") or None
     result = candidates(con)
