@@ -234,22 +234,21 @@ def _check_rule_unit(located: Located, loc: tuple, item: EvidenceIn, marker_unit
     rule = item.rule
     if rule is None or rule.unit is None or rule.reference == "ULN":
         return
+    unit, problem = None, None
     try:
         unit = units.parse(rule.unit)
     except units.UnitError as exc:
-        problem = str(exc)
-    else:
-        problem = None
-    if problem is not None:
+        problem = str(exc)  # reported outside the except block: the build's error carries no context
+    if unit is None:
         return located.report(loc + ("rule", "unit"), problem)
     if marker_unit is None:
         return located.report(loc + ("rule", "unit"), f"marker {item.marker!r} has no unit in markers/*.yaml, "
-                                                    f"so a rule in {unit.code} cannot be compared; give the marker its unit")
+                                                      f"so a rule in {unit.code} cannot be compared; give the marker its unit")
     expected = units.parse(marker_unit)
     if unit.dimension != expected.dimension:
         located.report(loc + ("rule", "unit"), f"{rule.unit!r} ({unit.dimension}) does not fit marker "
-                                                    f"{item.marker!r} ({expected.dimension}); expected one of "
-                                                    f"{', '.join(units.known_units(expected.dimension))}")
+                                               f"{item.marker!r} ({expected.dimension}); expected one of "
+                                               f"{', '.join(units.known_units(expected.dimension))}")
 
 
 def _citations(located: Located, loc: tuple, item: EvidenceIn, source_id: str, cited: ReferenceLists,
