@@ -119,7 +119,8 @@ def _serve(argv: list[str], cwd: Path) -> str:
 
     code = "import sys; from cli.main import main; sys.argv = ['kb'] + sys.argv[1:]; main()"
     proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                            stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))))
     _servers.append(proc)
     lines = []
     for line in proc.stdout:  # up to the line that says where it listens
