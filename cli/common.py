@@ -23,6 +23,16 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def fail_all(messages: list[str], summary: str) -> None:
+    """Every problem of a batch, one `kb: error: ...` line each, then `kb: SUMMARY`; exit 2."""
+    from kb.core.escape import bounded_line
+
+    for message in messages:
+        typer.echo(f"kb: error: {bounded_line(message)}", err=True)
+    typer.echo(f"kb: {summary}", err=True)
+    raise typer.Exit(2)
+
+
 def echo(text: str, err: bool = False, nl: bool = True) -> None:
     """typer.echo for human-readable text: control characters and escape sequences from the data are
     shown escaped (kb.core.escape.printable); newlines and tabs are kept."""
@@ -35,10 +45,13 @@ def handled(func):
     """Map the library's errors to one line on stderr and exit 2 (1 for 'nothing found'); never a traceback."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        from kb.core.errors import KBError, NotFound
+        from kb.core.errors import KBError, NotFound, RecordProblems
 
+        problems = None
         try:
             return func(*args, **kwargs)
+        except RecordProblems as exc:
+            problems, summary = [m for _, m in exc.problems], exc.summary
         except NotFound as exc:
             message, code = str(exc), 1
         except KBError as exc:
@@ -54,6 +67,8 @@ def handled(func):
                 raise
         # Exit outside the except block: the caught error (and the frames and connections its traceback
         # holds) must not ride along as the context of the exit.
+        if problems is not None:
+            fail_all(problems, summary)
         fail(message, code)
     return wrapper
 

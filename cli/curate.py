@@ -5,6 +5,7 @@ through `cli.common.handled`.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import List, Optional
 
@@ -29,22 +30,30 @@ def validate(file: Path = typer.Argument(..., help="A curation file (curation/<s
                                                   "(default: the one whose curation/ holds FILE, else ./seeds, else the bundled seeds).")):
     """Check one curation file (schema, vocabularies, marker ids, quotes) without building.
 
-    Prints `ok: FILE: N evidence items, M links`; on the first problem prints `file:line: field: problem`
-    on stderr and exits 2.
+    Prints `ok: FILE: N evidence items, M links`; otherwise every problem, one `kb: error: file:line: field:
+    problem` line each (a quote not in the text: its closest passage under it, at most two lines), then
+    `kb: N problems in FILE`, on stderr, and exits 2.
     """
     from ingest.add_paper import seeds_of_file
     from ingest.validate import validate_file
-    from kb.core.errors import CurationError
+    from kb.core.errors import CurationProblems
+    from kb.core.escape import bounded_line
 
     seeds_dir = seeds_of_file(file, seeds)
     try:
         result = validate_file(file, seeds_dir)
-    except CurationError as exc:
-        message = str(exc)
+    except CurationProblems as exc:
         display = f"curation/{file.name}"
-        if message.startswith(display + ":") and file.parent.resolve() == (seeds_dir / "curation").resolve():
-            message = f"{file}{message[len(display):]}"  # the path as the user typed it: editors can jump to it
-        echo(message, err=True)
+        typed = file.parent.resolve() == (seeds_dir / "curation").resolve()
+        for problem in exc.problems:
+            if typed and problem.file == display:
+                problem = replace(problem, file=str(file))  # the path as the user typed it: editors can jump to it
+            head, *detail = problem.lines()
+            echo(f"kb: error: {bounded_line(head)}", err=True)
+            for line in detail:
+                echo(line, err=True)
+        n = len(exc.problems)
+        echo(f"kb: {n} problem{'' if n == 1 else 's'} in {file}", err=True)
         raise typer.Exit(2)
     plural = lambda n, word: f"{n} {word}{'' if n == 1 else 's'}"  # noqa: E731
     echo(f"ok: {file}: {plural(result.evidence, 'evidence item')}, {plural(result.links, 'link')}")

@@ -15,8 +15,9 @@ columns wide (`COLUMNS=100`), no colour (`NO_COLOR=1`), and the managed database
 bundled seeds in a scratch data directory. Besides `kb ...`, a command can be `echo $?` (the previous
 exit code), `cat FILE`, `head -N FILE` or `tail -N FILE`, and a `kb` command may end in `| head -N`.
 `kb serve ...` starts a real server in a child process (shown: the line it prints when it listens), on a
-free port that the transcript shows as the default 8000; `curl -s http://127.0.0.1:8000/...` then requests it (`| python -m json.tool` pretty-prints the body), and the server is stopped
-at the end of the block.
+free port that the transcript shows as the default 8000; `curl -s http://127.0.0.1:8000/...` then requests it (`| python -m json.tool` pretty-prints the body;
+`-X POST -H 'Content-Type: ...' --data-binary @FILE` posts a file), and the server is stopped at the
+end of the block.
 
 Run-dependent parts are normalised by `normalise`, the same for every document:
 - the scratch data directory becomes `~/.local/share` (where the managed database lives by default)
@@ -130,7 +131,8 @@ def _serve(argv: list[str], cwd: Path) -> str:
 
     code = "import sys; from cli.main import main; sys.argv = ['kb'] + sys.argv[1:]; main()"
     proc = subprocess.Popen([sys.executable, "-c", code, *argv], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                            stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))))
     _servers.append(proc)
     lines = []
     for line in proc.stdout:  # up to the line that says where it listens
@@ -140,13 +142,18 @@ def _serve(argv: list[str], cwd: Path) -> str:
     return "".join(lines)
 
 
-def _curl(words: list[str], pretty: bool) -> str:
+def _curl(words: list[str], pretty: bool, cwd: Path) -> str:
+    """`curl -s [-X METHOD] [-H 'Name: value'] [--data-binary @FILE] URL`, run with urllib."""
     import urllib.error
     import urllib.request
 
     url = next(w for w in words[1:] if w.startswith("http")).replace("127.0.0.1:8000", f"127.0.0.1:{_port.get('real', 8000)}")
+    options = dict(zip(words[1:-1], words[2:]))
+    headers = dict(h.split(": ", 1) for a, h in zip(words[1:-1], words[2:]) if a == "-H")
+    data = (cwd / options["--data-binary"].removeprefix("@")).read_bytes() if "--data-binary" in options else None
+    request = urllib.request.Request(url, data=data, headers=headers, method=options.get("-X", "POST" if data else "GET"))
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(request, timeout=30) as response:
             body = response.read().decode("utf-8")
     except urllib.error.HTTPError as exc:
         body = exc.read().decode("utf-8")
@@ -178,7 +185,7 @@ def _command(command: str, cwd: Path, terminal: bool, select) -> str:
         return f"{_last_exit}\n"
     if command.startswith("curl "):
         pretty = command.endswith("| python -m json.tool")
-        return _curl(shlex.split(command.split("|")[0]), pretty)
+        return _curl(shlex.split(command.split("|")[0]), pretty, cwd)
     words = shlex.split(command)
     if words[0] in ("cat", "head", "tail"):
         return _file_command(words, cwd)

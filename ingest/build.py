@@ -31,8 +31,11 @@ class Bundle:
         return {name: len(rows) for name, rows in self.groups.items()}
 
 
-def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
-    """Read and validate a seeds directory; `only` restricts curation to one file (for `kb curate validate`)."""
+def load_seeds(seeds: Path, only: Path | None = None, problems: list | None = None) -> Bundle:
+    """Read and validate a seeds directory; `only` restricts curation to one file (for `kb curate validate`).
+
+    `problems`: a list to collect every problem of the curation files into instead of raising the first
+    (the rest of the seeds is still checked strictly)."""
     if not seeds.is_dir():
         raise CurationError(f"{seeds}: seeds directory does not exist")
     sources, documents, manifest_file, manifest = load_manifest(seeds)
@@ -48,7 +51,7 @@ def load_seeds(seeds: Path, only: Path | None = None) -> Bundle:
     paths = [only] if only is not None else curation_paths(seeds)
     for path in paths:
         display = f"{CURATION_DIR}/{path.name}" if path.parent.resolve() == (seeds / CURATION_DIR).resolve() else str(path)
-        part = load_curation(path, display, dictionary, texts, source_ids, seen, cited)
+        part = load_curation(path, display, dictionary, texts, source_ids, seen, cited, problems)
         curated.evidence.extend(part.evidence)
         curated.links.extend(part.links)
         curated.citations.extend(part.citations)

@@ -9,11 +9,12 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest import spans
+from ingest import closest, spans
 from ingest.cited_works import ReferenceLists, parse_numbers
 from ingest.dictionary import Dictionary
 from ingest.models import Located
 from ingest.seedfiles import CURATION_DIR
+from kb.core.errors import CurationError, Problem
 from kb.core.normalize import norm
 from schemas.curation import CurationFile, EvidenceIn, quote_parts
 from schemas.tables import Dismissal, Document, Evidence, EvidenceCitation, EvidenceLink
@@ -73,61 +74,157 @@ def curation_paths(seeds: Path) -> list[Path]:
 
 
 def load_curation(path: Path, display: str, dictionary: Dictionary, texts: Texts, source_ids: set[str],
-                  seen_ids: dict[str, str], cited: ReferenceLists | None = None) -> Curated:
-    """Validate one curation file completely (schema, vocabularies, quotes, citations) and return its rows."""
-    located = Located(path, display)
-    parsed = located.parse(CurationFile)
-    if parsed.source not in source_ids:
-        raise located.error(("source",), f"unknown source {parsed.source!r}; sources.yaml lists {sorted(source_ids)}")
+                  seen_ids: dict[str, str], cited: ReferenceLists | None = None,
+                  problems: list[Problem] | None = None) -> Curated:
+    """Validate one curation file completely (schema, vocabularies, quotes, citations) and return its rows.
+
+    `problems` None (the build): the first problem raises CurationError. A list (`kb curate validate`):
+    every problem is appended to it and the checks go on; then a check that depends on a field with a
+    problem is skipped (docs/curation.md says which), and the rows returned are only good for counting."""
+    try:
+        located = Located(path, display, problems)
+    except CurationError as exc:  # unreadable, or not YAML: nothing more can be checked
+        if problems is None or exc.where is None:
+            raise
+        problems.append(exc.where)
+        return Curated()
+    if located.collecting:
+        header = _parse_collecting(located)
+        if header is None:
+            return Curated()
+        source, curator, curated_at, items, dismissals = header
+    else:
+        parsed = located.parse(CurationFile)
+        source, curator, curated_at = parsed.source, parsed.curator, parsed.curated_at
+        items = [(i, item, frozenset(), list(enumerate(item.quotes))) for i, item in enumerate(parsed.evidence)]
+        dismissals = list(enumerate(parsed.dismissed))
+    if source is not None and source not in source_ids:
+        located.report(("source",), f"unknown source {source!r}; sources.yaml lists {sorted(source_ids)}")
+        source = None  # collecting: quotes and cited references cannot be checked without their text
     cited = cited if cited is not None else ReferenceLists()
     marker_by_norm = {a.norm: a.marker_id for a in dictionary.aliases}
-    documents = texts.of_source(parsed.source)
+    documents = texts.of_source(source) if source is not None else []
     out = Curated()
-    for i, item in enumerate(parsed.evidence):
+    searched = 0  # closest passages looked for
+    for i, item, skip, quotes in items:
         loc = ("evidence", i)
-        where = f"{display}:{located.line(*loc, 'id')}"
-        if item.id in seen_ids:
-            raise located.error(loc + ("id",), f"duplicate evidence id {item.id!r} (first at {seen_ids[item.id]})")
-        seen_ids[item.id] = where
-        marker_id = marker_by_norm.get(norm(item.marker))
-        if marker_id is None:
-            raise located.error(loc + ("marker",), f"unknown marker {item.marker!r}; add it to markers/*.yaml or use an existing id")
+        before = len(located.problems) if located.collecting else 0
+        if "id" not in skip:
+            where = f"{display}:{located.line(*loc, 'id')}"
+            if item.id in seen_ids:
+                located.report(loc + ("id",), f"duplicate evidence id {item.id!r} (first at {seen_ids[item.id]})")
+            else:
+                seen_ids[item.id] = where
+        marker_id = None
+        if "marker" not in skip:
+            marker_id = marker_by_norm.get(norm(item.marker))
+            if marker_id is None:
+                located.report(loc + ("marker",), f"unknown marker {item.marker!r}; add it to markers/*.yaml or use an existing id")
         terms = {}
         for vocab, value in (("disease", item.disease), ("therapy", item.therapy), ("timepoint", item.timepoint)):
-            if value is None:
+            if value is None or vocab in skip:
                 terms[vocab] = None
                 continue
             term = dictionary.term(vocab, value)
             if term is None:
-                raise located.error(loc + (vocab,), f"unknown {vocab} {value!r}; expected one of {dictionary.term_names(vocab)} or an alias in vocabulary.yaml")
+                located.report(loc + (vocab,), f"unknown {vocab} {value!r}; expected one of {dictionary.term_names(vocab)} or an alias in vocabulary.yaml")
             terms[vocab] = term
-        _check_rule_unit(located, loc, item, dictionary.marker_units.get(marker_id))
-        out.evidence.append(_evidence_row(item, parsed, marker_id, terms, display, located.line(*loc, "id")))
-        out.citations.extend(_citations(located, loc, item, parsed.source, cited, texts, documents))
-        for qi, quote in enumerate(item.quotes):
+        if marker_id is not None and "rule" not in skip:  # a rule's unit is checked against its marker's
+            _check_rule_unit(located, loc, item, dictionary.marker_units.get(marker_id))
+        if source is not None and "cited_reference" not in skip:
+            out.citations.extend(_citations(located, loc, item, source, cited, texts, documents))
+        for qi, quote in (quotes if source is not None else []):
             text, occurrence = quote_parts(quote)
             found, problem = texts.locate(text, occurrence, documents)
+            detail, passage = (), None
             if problem is None and not found:
-                short = text if len(text) <= 80 else text[:77] + "..."
-                problem = f"quote not found in any rendition of {parsed.source}: {short!r}"
+                problem = closest.not_found(text, source)
+                if located.collecting and searched < closest.MAX_PER_FILE:  # the build stops at the first problem
+                    searched += 1
+                    problem, detail, passage = closest.explain(text, source, documents, texts)
             if problem is not None:
-                raise located.error(loc + ("quotes", qi), problem)
+                located.report(loc + ("quotes", qi), problem, detail, passage)
+                continue
             out.links.extend(EvidenceLink(evidence_id=item.id, document_id=doc.id, start=span.start, end=span.end,
                                           quote=doc.text[span.start:span.end], marker_id=marker_id)
                              for doc, span in found)
-    for di, dismissal in enumerate(parsed.dismissed):
+        if not skip and marker_id is not None and (not located.collecting or len(located.problems) == before):
+            out.evidence.append(_evidence_row(item, source, curator, curated_at, marker_id, terms, display,
+                                              located.line(*loc, "id")))
+    for di, dismissal in (dismissals if source is not None else []):
         loc = ("dismissed", di)
         found, problem = texts.locate(dismissal.quote, dismissal.occurrence, documents)
+        detail, passage = (), None
         if problem is None and not found:
-            short = dismissal.quote if len(dismissal.quote) <= 80 else dismissal.quote[:77] + "..."
-            problem = f"quote not found in any rendition of {parsed.source}: {short!r}"
+            problem = closest.not_found(dismissal.quote, source)
+            if located.collecting and searched < closest.MAX_PER_FILE:
+                searched += 1
+                problem, detail, passage = closest.explain(dismissal.quote, source, documents, texts)
         if problem is not None:
-            raise located.error(loc + ("quote",), problem)
-        out.dismissals.extend(Dismissal(source_id=parsed.source, document_id=doc.id, start=span.start, end=span.end,
+            located.report(loc + ("quote",), problem, detail, passage)
+            continue
+        out.dismissals.extend(Dismissal(source_id=source, document_id=doc.id, start=span.start, end=span.end,
                                         quote=doc.text[span.start:span.end], reason=dismissal.reason,
                                         curation_file=display, curation_line=located.line(*loc, "quote"))
                               for doc, span in found)
     return out
+
+
+# Stand-ins for required fields that have a schema problem, so that an item's other fields can still be
+# checked; a check of a field in `skip` never reads its stand-in.
+_STAND_IN = {"id": "stand-in", "marker": "stand-in", "evidence_type": "predictive", "context": "clinical",
+             "outcome": "stand-in", "level": "A", "statement": "stand-in", "quotes": ["stand-in quote text"]}
+
+
+def _parse_collecting(located: Located):
+    """The file's header and items for a validation that reports every problem: schema problems are
+    recorded; each item comes with the fields that had one (`skip`) and its quotes that passed."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from schemas.curation import Dismissal as DismissalIn, QuoteIn
+
+    data = located.data
+    if not isinstance(data, dict):
+        located.report((), "expected a YAML mapping at the top level")
+        return None
+    try:
+        parsed = CurationFile.model_validate(data)
+    except ValidationError as exc:
+        errors = [tuple(e["loc"]) for e in exc.errors()]
+        located.problems.extend(located.validation_problems(exc))
+    else:
+        return (parsed.source, parsed.curator, parsed.curated_at,
+                [(i, item, frozenset(), list(enumerate(item.quotes))) for i, item in enumerate(parsed.evidence)],
+                list(enumerate(parsed.dismissed)))
+    top = {loc[0] for loc in errors if loc}
+    source = data.get("source") if "source" not in top and isinstance(data.get("source"), str) else None
+    source = source.strip() if source else None
+    items = []
+    raw_items = data.get("evidence") if isinstance(data.get("evidence"), list) else []
+    for i, raw in enumerate(raw_items):
+        mine = [loc[2:] for loc in errors if loc[:2] == ("evidence", i)]
+        if not isinstance(raw, dict) or () in mine:
+            continue
+        skip = frozenset(loc[0] for loc in mine)
+        try:
+            item = EvidenceIn.model_validate({**{k: v for k, v in raw.items() if k not in skip},
+                                              **{k: _STAND_IN[k] for k in skip if k in _STAND_IN}})
+        except ValidationError:
+            continue  # cannot happen for the fields we know; if it does, the item's schema problems stand alone
+        quotes = list(enumerate(item.quotes))
+        if "quotes" in skip:
+            bad = {loc[1] for loc in mine if loc[0] == "quotes" and len(loc) > 1}
+            whole = ("quotes",) in mine
+            adapter = TypeAdapter(QuoteIn)
+            quotes = [(qi, adapter.validate_python(q)) for qi, q in enumerate(raw.get("quotes") or [])
+                      if not whole and qi not in bad] if isinstance(raw.get("quotes"), list) else []
+        items.append((i, item, skip, quotes))
+    dismissals = []
+    raw_dismissed = data.get("dismissed") if isinstance(data.get("dismissed"), list) else []
+    for di, raw in enumerate(raw_dismissed):
+        if not any(loc[:2] == ("dismissed", di) for loc in errors):
+            dismissals.append((di, DismissalIn.model_validate(raw)))
+    return source, data.get("curator"), None, items, dismissals
 
 
 def _check_rule_unit(located: Located, loc: tuple, item: EvidenceIn, marker_unit: str | None) -> None:
@@ -137,18 +234,21 @@ def _check_rule_unit(located: Located, loc: tuple, item: EvidenceIn, marker_unit
     rule = item.rule
     if rule is None or rule.unit is None or rule.reference == "ULN":
         return
+    unit, problem = None, None
     try:
         unit = units.parse(rule.unit)
     except units.UnitError as exc:
-        raise located.error(loc + ("rule", "unit"), str(exc)) from None
+        problem = str(exc)  # reported outside the except block: the build's error carries no context
+    if unit is None:
+        return located.report(loc + ("rule", "unit"), problem)
     if marker_unit is None:
-        raise located.error(loc + ("rule", "unit"), f"marker {item.marker!r} has no unit in markers/*.yaml, "
-                                                    f"so a rule in {unit.code} cannot be compared; give the marker its unit")
+        return located.report(loc + ("rule", "unit"), f"marker {item.marker!r} has no unit in markers/*.yaml, "
+                                                      f"so a rule in {unit.code} cannot be compared; give the marker its unit")
     expected = units.parse(marker_unit)
     if unit.dimension != expected.dimension:
-        raise located.error(loc + ("rule", "unit"), f"{rule.unit!r} ({unit.dimension}) does not fit marker "
-                                                    f"{item.marker!r} ({expected.dimension}); expected one of "
-                                                    f"{', '.join(units.known_units(expected.dimension))}")
+        located.report(loc + ("rule", "unit"), f"{rule.unit!r} ({unit.dimension}) does not fit marker "
+                                               f"{item.marker!r} ({expected.dimension}); expected one of "
+                                               f"{', '.join(units.known_units(expected.dimension))}")
 
 
 def _citations(located: Located, loc: tuple, item: EvidenceIn, source_id: str, cited: ReferenceLists,
@@ -158,29 +258,33 @@ def _citations(located: Located, loc: tuple, item: EvidenceIn, source_id: str, c
     if source_id not in cited.numbered:  # cited by name: each part must be stated in the text
         for part in (p.strip() for p in item.cited_reference.split(";")):
             if len(part) < 6 or not any(spans.find(part, texts.folded(d), d.text) for d in documents):
-                raise located.error(loc + ("cited_reference",), f"{part!r} is not stated in the text of {source_id} "
-                                                                f"(it has no numbered reference list)")
+                located.report(loc + ("cited_reference",), f"{part!r} is not stated in the text of {source_id} "
+                                                           f"(it has no numbered reference list)")
+                return []
         return []
     numbers = parse_numbers(item.cited_reference)
     if numbers is None:
-        raise located.error(loc + ("cited_reference",), f"expected reference numbers such as '53', '53,77' or '7-9' "
-                                                        f"(source {source_id} cites by number), got {item.cited_reference!r}")
+        located.report(loc + ("cited_reference",), f"expected reference numbers such as '53', '53,77' or '7-9' "
+                                                   f"(source {source_id} cites by number), got {item.cited_reference!r}")
+        return []
     rows = []
     for position, number in enumerate(numbers):
         work_id = cited.by_number.get((source_id, number))
         if work_id is None and cited.numbered[source_id]:
             known = sorted(n for s, n in cited.by_number if s == source_id)
-            raise located.error(loc + ("cited_reference",), f"reference {number} is not in the reference list of "
-                                                            f"{source_id} (entries {known[0]}-{known[-1]})")
+            located.report(loc + ("cited_reference",), f"reference {number} is not in the reference list of "
+                                                       f"{source_id} (entries {known[0]}-{known[-1]})")
+            return []
         rows.append(EvidenceCitation(evidence_id=item.id, number=number, position=position, cited_work_id=work_id))
     return rows
 
 
-def _evidence_row(item: EvidenceIn, parsed: CurationFile, marker_id: str, terms: dict, display: str, line: int) -> Evidence:
+def _evidence_row(item: EvidenceIn, source: str, curator, curated_at, marker_id: str, terms: dict, display: str,
+                  line: int) -> Evidence:
     rule, effect = item.rule, item.effect
     therapy = terms["therapy"]
     return Evidence(
-        id=item.id, source_id=parsed.source, marker_id=marker_id, evidence_type=item.evidence_type,
+        id=item.id, source_id=source, marker_id=marker_id, evidence_type=item.evidence_type,
         direction=item.direction, context=item.context,
         disease=terms["disease"].name if terms["disease"] else None, therapy=therapy.name if therapy else None,
         therapy_class=therapy.therapy_class if therapy else None, timepoint=terms["timepoint"].name,
@@ -195,8 +299,8 @@ def _evidence_row(item: EvidenceIn, parsed: CurationFile, marker_id: str, terms:
         effect_text=effect.text if effect else None,
         effect_groups=json.dumps([g.model_dump() for g in effect.groups] if effect else [], ensure_ascii=False),
         n_patients=item.n_patients, level=item.level, cited_reference=item.cited_reference,
-        statement=item.statement, note=item.note, status=item.status, curator=item.curator or parsed.curator,
-        curated_at=item.curated_at or parsed.curated_at, curation_file=display, curation_line=line,
+        statement=item.statement, note=item.note, status=item.status, curator=item.curator or curator,
+        curated_at=item.curated_at or curated_at, curation_file=display, curation_line=line,
     )
 
 

@@ -1,10 +1,12 @@
-"""`kb curate validate FILE`: check one curation file (schema, vocabularies, quotes) without building."""
+"""`kb curate validate FILE`: check one curation file (schema, vocabularies, quotes) without building, and
+report every problem it has, not only the first."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
 from ingest.build import load_seeds
+from kb.core.errors import CurationProblems, Problem
 
 
 @dataclass
@@ -15,7 +17,11 @@ class Validation:
 
 
 def validate_file(path: Path, seeds: Path) -> Validation:
-    """Raise CurationError (`file:line: field: problem`) on the first problem; otherwise count what it holds."""
-    bundle = load_seeds(seeds, only=path)
+    """Count what the file holds; raise CurationProblems (each `file:line: field: problem`, in line order)
+    when it has any problem. A problem of the seeds themselves (the manifest, a vocabulary) raises
+    CurationError as the build does."""
+    problems: list[Problem] = []
+    bundle = load_seeds(seeds, only=path, problems=problems)
+    if problems:
+        raise CurationProblems(problems)
     return Validation(str(path), len(bundle.groups["evidence"]), len(bundle.groups["evidence_link"]))
-

@@ -19,14 +19,40 @@ class KBVersion(_Open):
     content: Optional[str] = Field(description="Content hash of the seeds the database was built from.")
 
 
+class ClosestPassage(_Open):
+    """The passage of the paper most like a quote that is not in it."""
+    document_id: str
+    document: str = Field(description="The document's path in seeds/.")
+    start: int
+    end: int
+    text: str = Field(description="Exactly the document's text[start:end].")
+    similarity: float = Field(description="Percent alike (folded characters, rapidfuzz partial ratio).")
+    marked: str = Field(description="The passage, whitespace runs as one space, with the differences marked wdiff style.")
+    differences: int
+    marking: str = Field(description="How differences are marked: `[-paper-]{+quote+}`.")
+
+
+class ProblemItem(_Open):
+    """One of several problems: of a curation file (file, line, field, problem) or of a batch of records (record)."""
+    message: str = Field(description="What the CLI prints after `kb: error: ` for it (a closest passage on the lines under it).")
+    file: Optional[str] = None
+    line: Optional[int] = None
+    field: Optional[str] = Field(default=None, description="Dotted path with list indices, e.g. evidence[3].rule.value.")
+    problem: Optional[str] = None
+    closest: Optional[ClosestPassage] = Field(default=None, description="A quote not in the text: its closest passage.")
+    record: Optional[str] = Field(default=None, description="A batch of records: the bad record (file, file:line or file[i]).")
+
+
 class Problem(_Open):
     """RFC 9457 problem details."""
     type: str
     title: str
     status: int
-    detail: str = Field(description="The one-line message the CLI prints after `kb: error: `.")
+    detail: str = Field(description="The one-line message the CLI prints after `kb: error: ` (when `problems` lists several: the first, and how many more).")
     nearest: Optional[list[str]] = Field(default=None, description="Unknown marker: the closest markers.")
     candidates: Optional[list[dict[str, Any]]] = Field(default=None, description="Ambiguous marker: the near-tied markers.")
+    problems: Optional[list[ProblemItem]] = Field(default=None, description="A curation file or a batch of records: every problem, in order.")
+    summary: Optional[str] = Field(default=None, description="A batch of records: how many were bad (the CLI's last line).")
 
 
 class Page(_Open):

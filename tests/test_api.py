@@ -208,6 +208,31 @@ def test_bad_patient_record_is_422_naming_the_field(api, runner, built_db):
     assert "UTF-8" in binary["detail"]
 
 
+def test_bad_batch_is_422_listing_every_bad_record(api, runner, built_db, tmp_path):
+    """A list or JSONL with bad records: one problem+json naming each, the lines `kb evaluate` prints."""
+    good = json.loads((EXAMPLES / "P001.json").read_text())
+    no_therapy = {k: v for k, v in good.items() if k != "therapy"}
+    bad_unit = {**good, "id": "P9", "observations": [{"marker": "LDH", "value": 300, "unit": "mL"}]}
+    lines = "\n".join([json.dumps(no_therapy), json.dumps(good), "{nope", json.dumps(bad_unit)]) + "\n"
+    path = tmp_path / "batch.jsonl"
+    path.write_text(lines)
+    cli = runner.invoke(app, ["evaluate", str(path), "--db", str(built_db), "--format", "json"])
+    assert cli.exit_code == 2 and cli.stdout == ""
+    for media in ("application/x-ndjson", "application/json"):
+        content = lines if media.endswith("ndjson") else json.dumps([no_therapy, good, "not a record", bad_unit])
+        body = problem(api.post("/v1/evaluate", content=content, headers={"Content-Type": media},
+                                params={"label": str(path)}), 422)
+        records = [p["record"] for p in body["problems"]]
+        if media.endswith("ndjson"):
+            assert records == [f"{path}:1", f"{path}:3", f"{path}:4"]
+            assert [f"kb: error: {p['message']}" for p in body["problems"]] + [f"kb: {body['summary']}"] == \
+                cli.stderr.strip().splitlines()
+        else:
+            assert records == [f"{path}[0]", f"{path}[2]", f"{path}[3]"]
+        assert body["detail"] == f"{body['problems'][0]['message']} (and 2 more problems: see `problems`)"
+        assert body["summary"].startswith("3 bad records of 4;")
+
+
 @pytest.mark.parametrize("path, status, words", [
     ("/v1/evidence/no-such-item", 404, "nearest ids"),
     ("/v1/markers/no-such-marker", 404, "no marker with id"),

@@ -29,15 +29,15 @@ evidence:
 """
 
 CASES = {
-    "missing field": (GOOD.replace("    outcome: complete response\n", ""), r"test\.yaml:5: evidence\.outcome: required field is missing"),
-    "unknown enum": (GOOD.replace("direction: unfavorable", "direction: worse"), r"test\.yaml:8: evidence\.direction: unknown value 'worse'"),
-    "quote not in text": (GOOD.replace("Of the 31 patients 22", "Of the 32 patients 22"), r"test\.yaml:16: evidence\.quotes: quote not found in any rendition of shao2022: 'Of the 32"),
-    "duplicate id": (GOOD + textwrap.indent(GOOD.split("evidence:\n", 1)[1], ""), r"test\.yaml:17: evidence\.id: duplicate evidence id 'test-item' \(first at curation/test\.yaml:5\)"),
+    "missing field": (GOOD.replace("    outcome: complete response\n", ""), r"test\.yaml:5: evidence\[0\]\.outcome: required field is missing"),
+    "unknown enum": (GOOD.replace("direction: unfavorable", "direction: worse"), r"test\.yaml:8: evidence\[0\]\.direction: unknown value 'worse'"),
+    "quote not in text": (GOOD.replace("Of the 31 patients 22", "Of the 32 patients 22"), r"test\.yaml:16: evidence\[0\]\.quotes\[0\]: quote not found in any rendition of shao2022: 'Of the 32"),
+    "duplicate id": (GOOD + textwrap.indent(GOOD.split("evidence:\n", 1)[1], ""), r"test\.yaml:17: evidence\[1\]\.id: duplicate evidence id 'test-item' \(first at curation/test\.yaml:5\)"),
     "invalid yaml": (GOOD.replace("level: C", "level: [C"), r"test\.yaml:\d+: yaml: invalid YAML"),
-    "unknown field": (GOOD.replace("level: C", "level: C\n    levle: C"), r"test\.yaml:14: evidence\.levle: unknown field"),
-    "unknown marker": (GOOD.replace("marker: LDH", "marker: LDHX"), r"test\.yaml:6: evidence\.marker: unknown marker 'LDHX'"),
-    "unknown disease": (GOOD.replace("disease: B-ALL", "disease: melanoma"), r"test\.yaml:10: evidence\.disease: unknown disease 'melanoma'"),
-    "bad rule": (GOOD.replace("level: C", "level: C\n    rule: {operator: '>', unit: U/L}"), r"test\.yaml:14: evidence\.rule: operator '>' needs a numeric value"),
+    "unknown field": (GOOD.replace("level: C", "level: C\n    levle: C"), r"test\.yaml:14: evidence\[0\]\.levle: unknown field"),
+    "unknown marker": (GOOD.replace("marker: LDH", "marker: LDHX"), r"test\.yaml:6: evidence\[0\]\.marker: unknown marker 'LDHX'"),
+    "unknown disease": (GOOD.replace("disease: B-ALL", "disease: melanoma"), r"test\.yaml:10: evidence\[0\]\.disease: unknown disease 'melanoma'"),
+    "bad rule": (GOOD.replace("level: C", "level: C\n    rule: {operator: '>', unit: U/L}"), r"test\.yaml:14: evidence\[0\]\.rule: operator '>' needs a numeric value"),
 }
 
 
@@ -63,30 +63,30 @@ def test_bad_curation_file(case, seeds_copy, tmp_path, runner):
 # as the build, without writing a database), with the file, line and field.
 SANITY = {
     "NaN rule value": (GOOD.replace("level: C", "level: C\n    rule: {operator: '>', value: .nan, unit: U/L}"),
-                       r"test\.yaml:14: evidence\.rule\.value: .*finite number"),
+                       r"test\.yaml:14: evidence\[0\]\.rule\.value: .*finite number"),
     "infinite effect": (GOOD.replace("level: C", "level: C\n    effect: {measure: HR, value: .inf}"),
-                        r"test\.yaml:14: evidence\.effect\.value: .*finite number"),
+                        r"test\.yaml:14: evidence\[0\]\.effect\.value: .*finite number"),
     "rule unit of another dimension": (GOOD.replace("level: C", "level: C\n    rule: {operator: '>', value: 80, unit: mL}"),
-                                       r"test\.yaml:14: evidence\.rule\.unit: 'mL' \(volume\) does not fit marker 'LDH' \(catalytic"),
+                                       r"test\.yaml:14: evidence\[0\]\.rule\.unit: 'mL' \(volume\) does not fit marker 'LDH' \(catalytic"),
     "fractional n_patients": (GOOD.replace("level: C", "level: C\n    n_patients: 12.5"),
-                              r"test\.yaml:14: evidence\.n_patients: .*integer"),
+                              r"test\.yaml:14: evidence\[0\]\.n_patients: .*integer"),
     "n_patients out of range": (GOOD.replace("level: C", "level: C\n    n_patients: 0"),
-                                r"test\.yaml:14: evidence\.n_patients: .*greater than or equal to 1"),
+                                r"test\.yaml:14: evidence\[0\]\.n_patients: .*greater than or equal to 1"),
     "not a real date": (GOOD.replace("curated_at: 2026-11-21", "curated_at: 2026-02-30"),
                         r"test\.yaml:3: curated_at: .*day value is outside expected range"),
     "quote stated twice": (GOOD.replace("Of the 31 patients 22 achieved a clinical outcome of complete response",
                                         "CR patient bone marrows"),
-                           r"test\.yaml:16: evidence\.quotes: quote occurs more than once in papers/shao2022\.pdf\.txt; say which"),
+                           r"test\.yaml:16: evidence\[0\]\.quotes\[0\]: quote occurs more than once in papers/shao2022\.pdf\.txt; say which"),
     "occurrence nobody needs": (GOOD.replace('- "Of the 31 patients 22 achieved a clinical outcome of complete response"',
                                              '- {text: "Of the 31 patients 22 achieved a clinical outcome of complete response", occurrence: 1}'),
-                                r"test\.yaml:16: evidence\.quotes: occurrence given, but every rendition states the quote once"),
+                                r"test\.yaml:16: evidence\[0\]\.quotes\[0\]: occurrence given, but every rendition states the quote once"),
     "cited reference not in the list": (GOOD.replace("level: C", "level: C\n    cited_reference: '34'"),
-                                        r"test\.yaml:14: evidence\.cited_reference: reference 34 is not in the reference list of shao2022 \(entries 1-33\)"),
+                                        r"test\.yaml:14: evidence\[0\]\.cited_reference: reference 34 is not in the reference list of shao2022 \(entries 1-33\)"),
     "cited reference that is no number": (GOOD.replace("level: C", "level: C\n    cited_reference: Hay et al."),
-                                          r"test\.yaml:14: evidence\.cited_reference: expected reference numbers"),
+                                          r"test\.yaml:14: evidence\[0\]\.cited_reference: expected reference numbers"),
     "dismissal quote not in the text": (GOOD + 'dismissed:\n  - {quote: "a sentence no paper contains", reason: "none at all"}\n',
-                                        r"test\.yaml:18: dismissed\.quote: quote not found in any rendition of shao2022"),
-    "missing context": (GOOD.replace("    context: clinical\n", ""), r"test\.yaml:5: evidence\.context: required field is missing"),
+                                        r"test\.yaml:18: dismissed\[0\]\.quote: quote not found in any rendition of shao2022"),
+    "missing context": (GOOD.replace("    context: clinical\n", ""), r"test\.yaml:5: evidence\[0\]\.context: required field is missing"),
 }
 
 
@@ -129,7 +129,7 @@ def test_disease_hierarchy_cycle_is_refused(seeds_copy):
     text = vocab.read_text()
     # B-cell malignancy (the root) under DLBCL: DLBCL -> LBCL -> B-NHL -> B-cell malignancy -> DLBCL
     vocab.write_text(text.replace("  - name: B-cell malignancy\n", "  - name: B-cell malignancy\n    parent: DLBCL\n", 1))
-    with pytest.raises(CurationError, match=r"vocabulary\.yaml:\d+: diseases\.parent: the disease hierarchy has a cycle: "):
+    with pytest.raises(CurationError, match=r"vocabulary\.yaml:\d+: diseases\[\d+\]\.parent: the disease hierarchy has a cycle: "):
         load_seeds(seeds_copy)
 
 

@@ -73,7 +73,7 @@ def test_table1_disagreement_between_renditions_is_a_build_error(seeds_copy):
 def test_edited_paper_without_new_sha_is_refused(seeds_copy):
     pdf = seeds_copy / "papers" / "shao2022.pdf.txt"
     pdf.write_text(pdf.read_text() + "\n")
-    with pytest.raises(CurationError, match=r"sources\.yaml:\d+: sources\.documents\.sha256: papers/shao2022\.pdf\.txt has sha256"):
+    with pytest.raises(CurationError, match=r"sources\.yaml:\d+: sources\[0\]\.documents\[0\]\.sha256: papers/shao2022\.pdf\.txt has sha256"):
         load_seeds(seeds_copy)
 
 

@@ -67,8 +67,8 @@ def test_validate_vocabulary_error(runner, seeds_copy, field, value):
     assert result.exit_code == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1
-    assert re.fullmatch(rf"{re.escape(str(path))}:{line}: (?:evidence\.)?{field}: unknown {field} '{re.escape(value)}'.*", lines[0]), lines[0]
+    assert len(lines) == 2 and lines[1] == f"kb: 1 problem in {path}"
+    assert re.fullmatch(rf"kb: error: {re.escape(str(path))}:{line}: evidence\[0\]\.{field}: unknown {field} '{re.escape(value)}'.*", lines[0]), lines[0]
 
 
 def test_validate_unfound_quote(runner, seeds_copy):
@@ -76,7 +76,8 @@ def test_validate_unfound_quote(runner, seeds_copy):
                            [_item(quotes=["this sentence is not in the paper at all"])])
     result = runner.invoke(app, ["curate", "validate", str(path), "--seeds", str(seeds_copy)])
     assert result.exit_code == 2
-    assert re.match(rf"{re.escape(str(path))}:\d+: (?:evidence\.)?quotes: quote not found", result.stderr), result.stderr
+    assert re.match(rf"kb: error: {re.escape(str(path))}:\d+: evidence\[0\]\.quotes\[0\]: quote not found in any rendition "
+                    rf"of shao2022: '[^']+'; no passage of its text is 70% alike\nkb: 1 problem in ", result.stderr), result.stderr
 
 
 # ---- candidates and coverage ---------------------------------------------------------------------

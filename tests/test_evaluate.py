@@ -534,7 +534,7 @@ def _ambiguous_marker(con) -> str:
 BAD = [
     ("not json", '{"id": "B1", "observations": [', "bad.json", ["bad.json", "JSON"]),
     ("not yaml", "id: [unclosed\n", "bad.yaml", ["bad.yaml", "YAML"]),
-    ("not a record", "[1, 2]", "bad.json", ["bad.json[0]", "expected a patient record"]),
+    ("not a record", "[1]", "bad.json", ["bad.json[0]", "expected a patient record"]),  # several: test_every_bad_record_is_reported
     ("missing field", {k: v for k, v in record().items() if k != "timepoint"}, "bad.json", ["bad.json: timepoint", "required"]),
     ("missing field 2", {k: v for k, v in record().items() if k != "disease"}, "bad.json", ["disease", "required"]),
     ("unknown field", record(observatons=[]), "bad.json", ["observatons", "unknown field", "expected one of"]),
@@ -588,6 +588,50 @@ def test_bad_record_in_a_batch_names_its_line(runner, built_db, tmp_path):
     bad = record(id="B", observations=[obs("LDH", 300, "mL")])
     res = invoke(runner, built_db, write(tmp_path, [good, bad], "cohort.jsonl"), "-f", "json")
     assert res.exit_code == 2 and "cohort.jsonl:2: observations[0].unit" in res.stderr and res.stdout == ""
+
+
+def _two_bad_one_good(tmp_path: Path) -> Path:
+    """A directory: a.json without a timepoint, b.json good, c.json not JSON, d.yaml with a unit of another dimension."""
+    records = tmp_path / "records"
+    records.mkdir()
+    write(records, {k: v for k, v in record(id="A").items() if k != "timepoint"}, "a.json")
+    write(records, record(id="B", observations=[obs("LDH", 300, "U/L", 250)]), "b.json")
+    (records / "c.json").write_text('{"id": "C", ', encoding="utf-8")
+    write(records, record(id="D", observations=[obs("TMTV", 3, "mL"), obs("LDH", 300, "mL")]), "d.yaml")
+    return records
+
+
+def test_every_bad_record_is_reported(runner, built_db, tmp_path):
+    """Every bad file of a directory, one line each in file order, then the count; no summary printed."""
+    records = _two_bad_one_good(tmp_path)
+    res = invoke(runner, built_db, records, "-f", "json")
+    assert res.exit_code == 2 and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert lines[0] == f"kb: error: {records / 'a.json'}: timepoint: required field is missing"
+    assert lines[1].startswith(f"kb: error: {records / 'c.json'}: expected a JSON patient record; not valid JSON: ")
+    assert lines[2].startswith(f"kb: error: {records / 'd.yaml'}: observations[1].unit: 'mL' (volume) does not fit LDH")
+    assert lines[3:] == ["kb: 3 bad records of 4; nothing was evaluated or written (a batch is all or nothing)"]
+    # JSONL: every bad line, by its number
+    path = tmp_path / "cohort.jsonl"
+    path.write_text("\n".join([json.dumps(record(id="G")), "{not json", json.dumps(record(id="H", disease="flu")), ""]))
+    lines = invoke(runner, built_db, path, "-f", "json").stderr.strip().splitlines()
+    assert [line.split(": ", 3)[2] for line in lines[:-1]] == [f"{path}:2", f"{path}:3"]
+    assert "disease" in lines[1] and lines[-1].startswith("kb: 2 bad records of 3;")
+
+
+def test_out_is_all_or_nothing_with_bad_records(runner, built_db, tmp_path):
+    records = _two_bad_one_good(tmp_path)
+    res = invoke(runner, built_db, records, "-f", "json", "--out", tmp_path / "new")
+    assert res.exit_code == 2 and not (tmp_path / "new").exists()
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    (existing / "B.json").write_text("before", encoding="utf-8")
+    res = invoke(runner, built_db, records, "-f", "json", "--out", existing)
+    assert res.exit_code == 2 and [p.name for p in existing.iterdir()] == ["B.json"]
+    assert (existing / "B.json").read_text(encoding="utf-8") == "before"
+    (records / "a.json").unlink(), (records / "c.json").unlink(), (records / "d.yaml").unlink()
+    res = invoke(runner, built_db, records, "-f", "json", "--out", existing)
+    assert res.exit_code == 0 and json.loads((existing / "B.json").read_text())["patient"]["id"] == "B"
 
 
 def test_missing_path_and_empty_directory(runner, built_db, tmp_path):

@@ -141,9 +141,11 @@ def test_curation_numbers_and_dates(runner, seeds_copy, tmp_path, edit, field):
     from test_bad_input import GOOD  # tests/ is on sys.path (rootdir conftest, no package)
 
     (seeds_copy / "curation" / "test.yaml").write_text(GOOD.replace("    level: C\n", f"    level: C\n    {edit}\n"))
-    validate = runner.invoke(app, ["curate", "validate", str(seeds_copy / "curation" / "test.yaml"),
-                                   "--seeds", str(seeds_copy)])
-    _one_line_exit_2(validate, field)
+    path = seeds_copy / "curation" / "test.yaml"
+    validate = runner.invoke(app, ["curate", "validate", str(path), "--seeds", str(seeds_copy)])
+    lines = validate.stderr.strip().splitlines()  # one line per problem, then the count
+    assert validate.exit_code == 2 and len(lines) == 2 and lines[1] == f"kb: 1 problem in {path}", validate.stderr
+    assert field in lines[0] and len(lines[0]) < 400 and "Traceback" not in validate.output
     build = runner.invoke(app, ["build", "--seeds", str(seeds_copy), "--db", str(tmp_path / "kb.duckdb")])
     _one_line_exit_2(build, field)
 

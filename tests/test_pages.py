@@ -210,7 +210,11 @@ def test_curate_validate_reports_like_the_cli_and_writes_nothing(client, seeds_d
     bad = ITEM.replace("shorter PFS and OS\"", "longer PFS and OS\"")
     r = client.post("/v1/curate/validate", params={"source": "xu2023"}, content=bad, headers=yaml)
     assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
-    assert r.json()["detail"].startswith("body:12: evidence.quotes: quote not found in any rendition of xu2023")
+    body = r.json()
+    assert body["detail"].startswith("body:12: evidence[0].quotes[0]: quote not found in any rendition of xu2023")
+    (quote,) = body["problems"]
+    assert (quote["file"], quote["line"], quote["field"]) == ("body", 12, "evidence[0].quotes[0]")
+    assert "[-shorter-]{+longer+} PFS and OS" in quote["message"] and "[-shorter-]{+longer+}" in quote["closest"]["marked"]
     r = client.post("/v1/curate/validate", content=ITEM, headers=yaml)
     assert r.status_code == 422 and "source=ID" in r.json()["detail"]
     existing = ITEM.replace("xu2023-ldh-web-check", "xu2023-ldh-cr12-nastoupil")
@@ -221,6 +225,42 @@ def test_curate_validate_reports_like_the_cli_and_writes_nothing(client, seeds_d
     assert r.status_code == 200 and r.json()["kind"] == "file"
     assert client.post("/v1/curate/validate", content=ITEM, headers={"content-type": "image/png"}).status_code == 415
     assert sorted((p.name, p.stat().st_mtime_ns) for p in (seeds_dir / "curation").iterdir()) == before
+
+
+def test_curate_validate_lists_every_problem_as_the_cli_reports_them(client, runner):
+    """The same problems, lines and closest passage as `kb curate validate`; `detail` stays one line."""
+    from pathlib import Path
+
+    from cli.main import app
+
+    draft = Path(__file__).resolve().parent.parent / "examples" / "bad" / "curation" / "draft.yaml"
+    cli = runner.invoke(app, ["curate", "validate", str(draft)])
+    assert cli.exit_code == 2
+    r = client.post("/v1/curate/validate", params={"label": str(draft)}, content=draft.read_bytes(),
+                    headers={"content-type": "application/yaml"})
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    body = r.json()
+    printed = [line.removeprefix("kb: error: ") for line in cli.stderr.splitlines()[:-1]]  # the count line last
+    assert "\n".join(p["message"] for p in body["problems"]) == "\n".join(printed)
+    assert [(p["line"], p["field"]) for p in body["problems"]] == [(8, "evidence[0].context"), (12, "evidence[0].disease"),
+                                                                    (21, "evidence[0].quotes[0]")]
+    assert "\n" not in body["detail"] and body["detail"] == f"{printed[0]} (and 2 more problems: see `problems`)"
+    closest = body["problems"][-1]["closest"]
+    cited = client.get(f"/v1/documents/{closest['document_id']}", params={"start": closest["start"], "end": closest["end"]})
+    assert cited.json()["document"]["text"] == closest["text"] and "31 patients" in closest["text"]
+    # pasted items: lines are those of the body, not of the file they are wrapped in
+    item = "\n".join(draft.read_text().split("  - ", 1)[1].splitlines()).replace("\n    ", "\n")
+    r = client.post("/v1/curate/validate", params={"source": "shao2022"}, content=item,
+                    headers={"content-type": "application/yaml"})
+    assert [(p["line"], p["field"]) for p in r.json()["problems"]] == [(1, "evidence[0].context"), (5, "evidence[0].disease"),
+                                                                        (14, "evidence[0].quotes[0]")]
+    # the page's form shows the same problems, each on its line, the passage under its problem
+    page = client.post("/curation", data={"yaml": item, "source": "shao2022"})
+    assert page.status_code == 200 and 'class="problem lines"' in page.text
+    shown = page.text.split('class="problem lines" role="alert">', 1)[1].split("</p>", 1)[0]
+    assert [line.split(": ", 2)[1] for line in shown.splitlines() if line.startswith("pasted:")] == \
+        ["evidence[0].context", "evidence[0].disease", "evidence[0].quotes[0]"]
+    assert "Of the [-31-]{+32+} patients" in shown
 
 
 def test_docs_is_the_vendored_swagger_ui(client):
@@ -271,7 +311,7 @@ def test_curation_page_lists_open_candidates_and_drafts_an_item_holding_the_exac
         assert item["quotes"] == [c["sentence"]] and item["marker"] == c["marker_ids"][0]
         assert other.get("/curation", params={"source": "xu2023", "draft": "xu2023.md:1"}).status_code == 404
         checked = other.post("/curation", data={"yaml": draft, "source": "xu2023"})
-        assert checked.status_code == 200 and 'class="problem"' in checked.text and "evidence_type" in checked.text
+        assert checked.status_code == 200 and 'class="problem lines"' in checked.text and "evidence_type" in checked.text
 
 
 # ---- standard inputs on /patients ----------------------------------------------------------------------

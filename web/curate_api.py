@@ -1,6 +1,7 @@
 """The curator's endpoints: GET /v1/curate/candidates[?source=] (= `kb curate candidates --format json`) and
 POST /v1/curate/validate (a curation file or evidence items as YAML; checked as `kb curate validate` checks
-a file; nothing is written). Problems are problem+json through the app's one error mapping."""
+a file; nothing is written). Problems are problem+json through the app's one error mapping, every problem
+of the body listed."""
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -82,8 +83,10 @@ async def validate(request: Request,
                    label: str = Query("body", max_length=200, description="How the text is named in messages."),
                    db: Database = Depends(database)):
     """Check YAML curation against the seeds (schema, vocabularies, marker ids, every quote) without
-    building or writing: 200 with the `ok:` line, or 422 with the first problem as `label:line: field: problem`
-    (lines of the body). An item whose id the knowledge base already has is refused."""
+    building or writing: 200 with the `ok:` line, or 422 with every problem as `kb curate validate` reports
+    them: `detail` holds their lines (`label:line: field: problem`, lines of the body), `problems` one object
+    each (file, line, field, problem, message; for a quote not in the text its `closest` passage with
+    offsets). An item whose id the knowledge base already has is refused."""
     from web.pages.curation import validate as run
 
     media_type(request, YAML_TYPES)

@@ -2,7 +2,8 @@
 
 The `detail` is the line the CLI prints after `kb: error: `. The library's error classes map to statuses
 as the CLI maps them to exit codes: nothing found -> 404 (with `nearest` where the CLI names them), an
-ambiguous marker -> 400 (with `candidates`), any other bad value -> 422, more records than a request may
+ambiguous marker -> 400 (with `candidates`), any other bad value -> 422 (with `problems`, one each, when a
+curation file or a batch of records has several), more records than a request may
 carry -> 413, a database that cannot be opened -> 503. The web layer adds 401, 413 (body size), 415 and
 504 (timeout). A 500 is a bug: it is logged with its traceback and answered without one.
 """
@@ -39,7 +40,7 @@ def response(status: int, kind: str, detail: str, headers: dict[str, str] | None
 
 def from_library(exc: Exception) -> Response:
     """The problem for an error the library raised on purpose (kb.core.errors)."""
-    from kb.core.errors import NotFound, StoreError
+    from kb.core.errors import CurationProblems, NotFound, RecordProblems, StoreError
     from kb.evaluate.records import TooManyRecords
     from kb.query.resolve import AmbiguousMarker, UnknownMarker
 
@@ -55,7 +56,19 @@ def from_library(exc: Exception) -> Response:
         return response(413, "too-many-records", detail)
     if isinstance(exc, StoreError):
         return response(503, "database-unavailable", detail)
+    if isinstance(exc, CurationProblems):  # every problem of the file, as `kb curate validate` reports them
+        return response(422, "invalid-input", _first(exc.problems[0].message, len(exc.problems)),
+                        problems=[p.as_json() for p in exc.problems])
+    if isinstance(exc, RecordProblems):  # every bad record of the batch, as `kb evaluate` reports them
+        return response(422, "invalid-input", _first(exc.problems[0][1], len(exc.problems)),
+                        problems=[{"record": label, "message": message} for label, message in exc.problems],
+                        summary=exc.summary)
     return response(422, "invalid-input", detail)
+
+
+def _first(message: str, n: int) -> str:
+    """`detail` stays one line (the first problem, as before several were reported); `problems` has them all."""
+    return message if n == 1 else f"{message} (and {n - 1} more problem{'' if n == 2 else 's'}: see `problems`)"
 
 
 def _field(loc) -> str:

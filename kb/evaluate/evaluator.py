@@ -18,7 +18,7 @@ import duckdb
 from kb.core import store
 from kb.core import units
 from kb.evaluate.applicability import LEVELS as APPLICABILITY, Population, Populations
-from kb.core.errors import InputError
+from kb.core.errors import InputError, RecordProblems
 from kb.query.resolve import MarkerIndex
 from kb.query.database import connect
 from kb.evaluate.records import Record, load_records, parse_record
@@ -258,7 +258,8 @@ def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, p
                      model: str | None = None, model_files: bool = True, at: str | None = None,
                      evaluator: Evaluator | None = None,
                      progress: Callable[[str, int, int], None] | None = None) -> list[dict]:
-    """One summary per record; every record is validated before any is evaluated (all or nothing).
+    """One summary per record, or RecordProblems naming every bad record (all or nothing: no summary
+    is returned when any record is bad).
 
     `model` (a model file or a knowledge-base model id) scores expression for records that name none.
     `at` (a date or dateTime) is the evaluation time of standard-form records (FHIR, Phenopacket): the latest
@@ -268,35 +269,53 @@ def evaluate_records(records: list[Record], *, con: duckdb.DuckDBPyConnection, p
     `progress(stage, done, total)` is called before each record is evaluated and once when all are."""
     from kb.evaluate.readers.standard import parse_when
 
+    if priors not in ("published", "equal"):
+        raise InputError(f"--priors: expected published or equal, got {priors!r}")
     try:
         when = parse_when(at, end_of_day=True)
     except InputError as exc:
         raise InputError(f"--at: {exc}") from None
     evaluator = evaluator or Evaluator(con, model, model_files)
-    patients = bind_records(records, evaluator, when, at)
+    problems: list[tuple[int, str, str]] = []  # (position, record, message): every bad record, then fail
+    patients = []
+    for k, r in enumerate(records):
+        try:
+            patients.append((k, *bind_record(r, evaluator, when, at)))
+        except InputError as exc:
+            problems.append((k, r.label, str(exc)))
     summaries = []
-    for done, (p, label, facts) in enumerate(patients):
+    for done, (k, p, label, facts) in enumerate(patients):
         if progress is not None:
             progress("evaluating records", done, len(patients))
-        summaries.append(evaluator.evaluate(p, label, priors, facts))
+        try:
+            summaries.append(evaluator.evaluate(p, label, priors, facts))
+        except InputError as exc:
+            problems.append((k, label, str(exc)))
     if progress is not None:
         progress("evaluating records", len(patients), len(patients))
+    if problems:
+        if len(records) == 1:
+            raise InputError(problems[0][2])
+        raise RecordProblems([(label, message) for _, label, message in sorted(problems, key=lambda p: p[0])], len(records))
     return summaries
 
 
-def bind_records(records: list[Record], evaluator: Evaluator, when=None, at: str | None = None) -> list[tuple]:
-    """(validated Patient, label, input facts) of each record: a standard-form record (FHIR, Phenopacket) is
+def bind_record(r: Record, evaluator: Evaluator, when=None, at: str | None = None) -> tuple:
+    """(validated Patient, label, input facts) of one record: a standard-form record (FHIR, Phenopacket) is
     first mapped against the knowledge base, and its facts say what was used and what was not (`input` of
-    a summary). `when` is `at` parsed (`parse_when(at, end_of_day=True)`)."""
-    patients = []
-    for r in records:
-        if r.pending is None:
-            patients.append((parse_record(r), r.label, {"format": "native", "evaluated_at": at}))
-            continue
-        data, facts = evaluator.binder().bind(r.pending, r.label, when)
-        label = f"{r.label} (Patient {r.pending.patient_id})"
-        patients.append((parse_record(Record(label, data)), label, facts))
-    return patients
+    a summary). `when` is `at` parsed (`parse_when(at, end_of_day=True)`). A bad record is an InputError."""
+    if r.problem is not None:
+        raise InputError(r.problem)
+    if r.pending is None:
+        return parse_record(r), r.label, {"format": "native", "evaluated_at": at}
+    data, facts = evaluator.binder().bind(r.pending, r.label, when)
+    label = f"{r.label} (Patient {r.pending.patient_id})"
+    return parse_record(Record(label, data)), label, facts
+
+
+def bind_records(records: list[Record], evaluator: Evaluator, when=None, at: str | None = None) -> list[tuple]:
+    """`bind_record` of each record; the first bad one raises (the patient page binds one upload)."""
+    return [bind_record(r, evaluator, when, at) for r in records]
 
 
 def _with_connection(run, con: duckdb.DuckDBPyConnection | None, db: str | os.PathLike | None):

@@ -21,7 +21,9 @@ class Record:
     # a record read from a standard form (FHIR, Phenopacket): what it holds before the knowledge base maps
     # its codes (kb.evaluate.readers.standard.Pending); `data` is then built from it
     pending: object = None
-
+    # why a record of a batch (a file of a directory, a line of JSONL) could not be read: the batch goes on
+    # being checked, so that every bad record is reported, and then fails as a whole
+    problem: str | None = None
 
 
 def load_records(path: str | os.PathLike) -> tuple[list[Record], str]:
@@ -31,7 +33,13 @@ def load_records(path: str | os.PathLike) -> tuple[list[Record], str]:
         files = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in RECORD_SUFFIXES)
         if not files:
             raise InputError(f"{p}: no patient records (*.json, *.yaml, *.yml, *.jsonl) in this directory")
-        return [r for f in files for r in _load_file(f)[0]], "many"
+        records: list[Record] = []
+        for f in files:
+            try:
+                records += _load_file(f)[0]
+            except InputError as exc:
+                records.append(Record(str(f), None, problem=str(exc)))
+        return records, "many"
     if not p.exists():
         raise InputError(f"{p}: no such file or directory; expected a patient record (JSON or YAML), a JSONL file or a directory")
     return _load_file(p)
@@ -77,7 +85,8 @@ def parse_text(text: str, fmt: str, label: str) -> tuple[list[Record], str]:
                 try:
                     records.append(Record(f"{p}:{n}", json_loads(line)))
                 except ParseProblem as exc:
-                    raise InputError(f"{p}:{n}: expected one JSON object per line (JSONL); {exc.problem}") from None
+                    records.append(Record(f"{p}:{n}", None,
+                                          problem=f"{p}:{n}: expected one JSON object per line (JSONL); {exc.problem}"))
         if not records:
             raise InputError(f"{p}: expected one JSON patient record per line, got an empty file")
         return records, "jsonl"

@@ -36,7 +36,15 @@ def _standard(data, label: str):
 def _detect(records: list[Record], kind: str) -> tuple[list[Record], str]:
     out: list[Record] = []
     for r in records:
-        standard = _standard(r.data, r.label)
+        if r.problem is not None:
+            out.append(r)
+            continue
+        try:
+            standard = _standard(r.data, r.label)
+        except InputError as exc:
+            if kind == "single":
+                raise
+            standard = [Record(r.label, None, problem=str(exc))]  # one bad record of a batch: the rest is still checked
         out += standard if standard is not None else [r]
     if kind == "single" and len(out) > 1:
         kind = "many"
