@@ -48,13 +48,18 @@ def test_fhir_input_basis_references_the_input_observation_used(con, runner, bui
     assert basis == {"Observation/ldh-old"}  # the LDH of 2024-02-20, the latest at or before --at
 
 
-def test_fhir_input_patient_is_the_inputs_own(con, tmp_path):
+def test_fhir_input_patient_is_the_inputs_own_without_its_demographics(con, tmp_path):
     doc = json.loads(BUNDLE.read_text(encoding="utf-8"))
     patient = doc["entry"][0]["resource"]
-    patient.update(gender="female", birthDate="1961-04-02", name=[{"family": "Example", "given": ["Pat"]}])
-    bundle = _bundle(_write(tmp_path, "p.json", doc), con)
-    assert bundle["entry"][0]["resource"] == patient
+    patient.update(gender="female", birthDate="1961-04-02", name=[{"family": "Example", "given": ["Pat"]}],
+                   identifier=[{"system": "urn:example:mrn", "value": "12345"}])
+    path = _write(tmp_path, "p.json", doc)
+    bundle = _bundle(path, con)
+    assert bundle["entry"][0]["resource"] == {"resourceType": "Patient", "id": "P002",
+                                              "identifier": [{"system": "urn:example:mrn", "value": "12345"}]}
     assert {r["subject"]["reference"] for r in _risks(bundle)} == {"Patient/P002"}
+    summary = json.dumps(evaluate_path(path, con=con)[0][0])
+    assert "1961-04-02" not in summary and "Example" not in summary and "12345" in summary
 
 
 def test_without_ids_the_entry_full_urls_are_referenced(con, tmp_path):

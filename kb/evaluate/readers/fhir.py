@@ -76,6 +76,16 @@ def reference(r: dict, full_url: Optional[str]) -> Optional[str]:
     return full_url
 
 
+PATIENT_IDENTITY = ("resourceType", "id", "identifier")
+
+
+def identity(patient: dict) -> dict:
+    """The part of a Patient resource that is kept: what identifies it (id, identifiers), never the
+    demographics (name, birth date, address, telecom, ...). The summaries carry it and the FHIR output
+    returns it as the subject of its RiskAssessments; a research summary has no use for the rest."""
+    return {k: patient[k] for k in PATIENT_IDENTITY if k in patient}
+
+
 def read_objects(objects: list[tuple[dict, str]], label: str) -> list[Pending]:
     """Pending records, one per Patient (or one for the input when it names no Patient)."""
     flat = [(r, w, u) for data, where in objects for r, w, u in resources(data, where)]
@@ -83,7 +93,8 @@ def read_objects(objects: list[tuple[dict, str]], label: str) -> list[Pending]:
     for r, w, u in flat:
         if r["resourceType"] == "Patient":
             pid = str(r.get("id") or u or w)
-            pendings[pid] = Pending("fhir", pid, patient={"reference": reference(r, u), "where": w, "resource": r})
+            pendings[pid] = Pending("fhir", pid, patient={"reference": reference(r, u), "where": w,
+                                                          "resource": identity(r)})
     if not pendings:
         pendings = {None: Pending("fhir", Path(label).stem or "patient")}
     for r, w, u in flat:
