@@ -14,11 +14,12 @@ from cli.common import DbOption, FormatOption, echo, emit, fail, handled, output
 from cli.render import dumps, table
 
 pam_app = typer.Typer(no_args_is_help=True, help="PAM (nearest shrunken centroid) models: the published 14-gene model, or train your own.")
+ModelArgument = typer.Argument(None, help="A knowledge-base model id (default: the published model) or a model file (.json) from `kb pam train`.")
 
 
 
 @pam_app.command("show")
-def show(model: Optional[str] = typer.Argument(None, help="A knowledge-base model id (default: the published model) or a model file (.json) from `kb pam train`."),
+def show(model: Optional[str] = ModelArgument,
          db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
     """A model's genes (centroid per class, s_i + s0), priors, reported performance with its evidence, and what the priors do."""
 
@@ -115,7 +116,7 @@ def _settings_text(t: dict) -> str:
 
 
 @pam_app.command("genes")
-def genes(model: Optional[str] = typer.Argument(None, help="A knowledge-base model id (default: the published model) or a model file (.json) from `kb pam train`."),
+def genes(model: Optional[str] = ModelArgument,
           db: Optional[Path] = DbOption, fmt: Optional[str] = FormatOption):
     """A model's genes ranked as pamr.listgenes ranks them: each class's (centroid − overall) / (s_i + s0), and for a trained model each gene's CV rank and selection rate."""
 
