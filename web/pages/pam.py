@@ -49,12 +49,10 @@ async def pam_file_page(request: Request, con=Depends(connection), site=Depends(
     from starlette.concurrency import run_in_threadpool
 
     from kb.core.errors import KBError
-    from kb.pam.open import models
 
-    listed = models(con=con)["models"]
     try:
         name, text = await _upload(request)
-        return await run_in_threadpool(_file_page, site, listed, name, text)
+        return await run_in_threadpool(_file_page, con, site, name, text)
     except KBError as exc:  # the published model's page again, with the one-line message, as on /patients
         return page("pam.html", **await run_in_threadpool(_context, None, con, site, str(exc)))
 
@@ -75,13 +73,14 @@ async def _upload(request: Request) -> tuple[str, str]:
         raise InputError(f"{upload.filename}: expected a PAM model file (UTF-8 JSON), got binary data") from None
 
 
-def _file_page(site, listed, name: str, text: str):
+def _file_page(con, site, name: str, text: str):
     import json
 
     from kb.core.errors import InputError
     from kb.figures.pam import cv_curve_svg, profile_svg
     from kb.pam.model import describe
     from kb.pam.model_file import model_from_json
+    from kb.pam.open import models
 
     try:
         doc = json.loads(text)
@@ -94,5 +93,5 @@ def _file_page(site, listed, name: str, text: str):
     svg = profile_svg(list(model.genes), {c: model.shrunken_centroids[k].tolist() for k, c in enumerate(classes)},
                       model.sd.tolist(), None)
     curve = cv_curve_svg(d["training"], model.threshold) if d["training"] else None
-    return page("pam.html", nav="/pam", models=listed, d=d, classes=classes, svg=svg, doc_ids={},
+    return page("pam.html", nav="/pam", models=models(con=con)["models"], d=d, classes=classes, svg=svg, doc_ids={},
                 uploaded={"name": name, "curve": curve}, problem=None, **base(site))
