@@ -611,7 +611,8 @@ def test_a_trained_model_file_shows_its_cv_curve_and_bad_files_a_message(client,
     rows = curve.split("<tbody>", 1)[1].split("</tbody>", 1)[0].count("<tr>")
     assert rows == len(training["thresholds"]) > 1
     assert "number of genes" in curve  # the genes kept, on the plot's top axis
-    for bad, words in [(b"{not json", "expected a PAM model file (JSON)"),
+    for bad, words in [(b"{not json", "bad.json: line 1 column 2: expected JSON; got invalid JSON"),
+                       (b"[" * 100_000, "nested too deeply"),
                        (json.dumps({"format": "biomarker-kb PAM model"}).encode(), "bad.json"),
                        (b"\xff\xfe", "got binary data")]:
         r = client.post("/pam", files={"model_file": ("bad.json", bad, "application/json")})

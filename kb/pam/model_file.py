@@ -57,11 +57,18 @@ def load_model_file(path) -> PamModel:
         raise InputError(f"{path}: expected a UTF-8 JSON model file; got undecodable bytes") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return model_from_text(text, str(path))
+
+
+def model_from_text(text: str, where: str) -> PamModel:
+    """A model file's text (read from disk, or uploaded to /pam), validated like `load_model_file`."""
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: line {exc.lineno} column {exc.colno}: expected JSON; got invalid JSON ({exc.msg})") from None
-    return model_from_json(doc, str(path))
+        raise InputError(f"{where}: line {exc.lineno} column {exc.colno}: expected JSON; got invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{where}: expected JSON; got arrays or objects nested too deeply") from None
+    return model_from_json(doc, where)
 
 
 def _short(value) -> str:

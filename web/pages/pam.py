@@ -74,20 +74,12 @@ async def _upload(request: Request) -> tuple[str, str]:
 
 
 def _file_page(con, site, name: str, text: str):
-    import json
-
-    from kb.core.errors import InputError
     from kb.figures.pam import cv_curve_svg, profile_svg
     from kb.pam.model import describe
-    from kb.pam.model_file import model_from_json
+    from kb.pam.model_file import model_from_text
     from kb.pam.open import models
 
-    try:
-        doc = json.loads(text)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise InputError(f"{name}: expected a PAM model file (JSON): {getattr(exc, 'msg', 'nested too deeply')}"
-                         + (f" at line {exc.lineno}" if hasattr(exc, "lineno") else "")) from None
-    model = model_from_json(doc, name)
+    model = model_from_text(text, name)
     d = describe(model)
     classes = list(model.classes)
     svg = profile_svg(list(model.genes), {c: model.shrunken_centroids[k].tolist() for k, c in enumerate(classes)},
