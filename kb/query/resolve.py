@@ -38,14 +38,13 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z]+", norm_words(text)))
 
 
-def _covered(query_words: set[str], alias: str) -> bool:
+def _covered(query_words: set[str], alias_words: set[str]) -> bool:
     """Every content word of the query (three letters or more, not a measurement word) is in the spelling,
     exactly or as a typo. WRatio alone scores a long spelling high on any shared fragment: 'zzzz not a marker'
     scored 85 against 'tumor necrosis factor a signaling' through the word 'a', and 'interleukin six' 87
     against 'interleukin signaling pathway'."""
     from rapidfuzz import fuzz
 
-    alias_words = _words(alias)
     for word in query_words:
         if len(word) < 3 or word in MEASUREMENT_WORDS or word in alias_words:
             continue
@@ -160,9 +159,10 @@ class MarkerIndex:
                 continue
             if same_digits and digit_groups(alias) != digits:
                 continue
-            if not (words & _words(alias) or fuzz.ratio(norm(text), key) >= SAME_WORD):
+            alias_words = _words(alias)
+            if not (words & alias_words or fuzz.ratio(norm(text), key) >= SAME_WORD):
                 continue  # WRatio's partial matching pairs 'interleukin 2' with 'exon 2 partial deletion'
-            if same_digits and not _covered(words, alias):
+            if same_digits and not _covered(words, alias_words):
                 continue
             score = fuzz.WRatio(query, utils.default_process(alias))
             if score > best.get(mid, (-1.0, ""))[0]:
